@@ -1,0 +1,54 @@
+# The water utility's customer system: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATABASE ?= water
+CONFIG ?= $(if $(wildcard trytond.conf),trytond.conf,trytond.conf.example)
+ADMIN_PASSWORD ?= water-admin
+MODULES := water_crm water_billing water_payment_gateway
+SAO := web/node_modules/tryton-sao
+export TRYTOND_CONFIG := $(CURDIR)/$(CONFIG)
+export TRYTOND_DATABASE__PATH ?= $(CURDIR)/var/db
+export TRYTOND_WEB__ROOT ?= $(CURDIR)/var/www
+
+.PHONY: run setup install test clean
+
+run: setup
+	@echo
+	@echo "  Back office (Tryton web client): http://localhost:8000/"
+	@echo "      database $(DATABASE), login admin, password $(ADMIN_PASSWORD)"
+	@echo "  Customer portal:                 http://localhost:8000/portal/"
+	@echo
+	$(BIN)/trytond -c $(CONFIG)
+
+setup: install var/admin-password
+	$(BIN)/water -c $(CONFIG) -d $(DATABASE) setup --demo \
+		--password-file var/admin-password --stamp var/$(DATABASE).modules
+
+install: $(VENV)/.installed var/www/.installed
+
+$(VENV)/.installed: requirements.txt $(foreach m,$(MODULES),addons/$(m)/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt \
+		$(foreach m,$(MODULES),-e addons/$(m))
+	touch $@
+
+var/www/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p var/db var/www/portal/vendor
+	for f in index.html dist images locale sounds; do \
+		ln -sfn $(CURDIR)/$(SAO)/$$f var/www/$$f; done
+	ln -sfn $(CURDIR)/web/node_modules var/www/node_modules
+	ln -sfn $(CURDIR)/web/node_modules/bootstrap5/dist var/www/portal/vendor/bootstrap
+	ln -sfn $(CURDIR)/web/node_modules/vazirmatn var/www/portal/vendor/vazirmatn
+	touch $@
+
+var/admin-password:
+	mkdir -p var
+	echo '$(ADMIN_PASSWORD)' > $@
+
+test: install
+	$(BIN)/python tests/run.py
+
+clean:
+	rm -rf var $(VENV) web/node_modules

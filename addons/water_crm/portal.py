@@ -1,0 +1,87 @@
+# This file is part of the water utility modules.
+"""Shared machinery of the customer portal: the database it serves,
+Jinja2 rendering in Persian, and the route decorator."""
+import functools
+import os
+from http import HTTPStatus
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.exceptions import abort
+
+from trytond import config
+from trytond.pool import Pool
+from trytond.protocols.wrappers import Response, with_pool
+from trytond.transaction import Transaction
+
+from . import jalali
+
+TEMPLATE_DIRS = [os.path.join(os.path.dirname(__file__), 'templates')]
+PREFIX = '/portal'
+
+_environment = None
+
+
+def environment():
+    global _environment
+    if _environment is None:
+        env = Environment(
+            loader=FileSystemLoader(TEMPLATE_DIRS),
+            autoescape=select_autoescape(['html']),
+            trim_blocks=True, lstrip_blocks=True)
+        env.filters['jalali'] = lambda d: jalali.format_date(
+            d, persian_digits=True)
+        env.filters['fa'] = jalali.to_persian_digits
+        env.filters['rial'] = lambda a: jalali.to_persian_digits(
+            f'{int(a or 0):,}'.replace(',', '٬'))
+        env.globals['prefix'] = PREFIX
+        _environment = env
+    return _environment
+
+
+def add_template_dir(path):
+    "Let a module that owns portal pages add its templates"
+    global _environment
+    if path not in TEMPLATE_DIRS:
+        TEMPLATE_DIRS.insert(0, path)
+        _environment = None
+
+
+def render(template, status=HTTPStatus.OK, **values):
+    content = environment().get_template(template).render(**values)
+    response = Response(
+        content, status, content_type='text/html; charset=utf-8')
+    response.headers['X-Content-Type-Options'] = 'nosniff'
+    response.headers['Referrer-Policy'] = 'same-origin'
+    response.headers['X-Frame-Options'] = 'DENY'
+    return response
+
+
+def database_name():
+    """The database the portal serves: [water] database, or the only
+    database of the server"""
+    name = config.get('water', 'database', default=None)
+    if name:
+        return name
+    with Transaction().start(None, 0, readonly=True) as transaction:
+        names = transaction.database.list()
+    if len(names) == 1:
+        return names[0]
+    abort(HTTPStatus.NOT_FOUND)
+
+
+def portal(func):
+    """Call func(request, pool, ...) on the portal's database; the URL
+    carries no database name"""
+    pooled = with_pool(func)
+
+    @functools.wraps(func)
+    def wrapper(request, *args, **kwargs):
+        return pooled(request, database_name(), *args, **kwargs)
+    return wrapper
+
+
+def company(pool):
+    "The company the portal speaks for"
+    Company = pool.get('company.company')
+    companies = Company.search([], limit=1, order=[('id', 'ASC')])
+    return companies[0] if companies else None
