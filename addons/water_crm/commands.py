@@ -1,0 +1,42 @@
+# This file is part of the water utility modules.
+"""Sub-commands of `water` given by water_crm."""
+import sys
+
+from . import validators
+
+CHECKS = {
+    'national-code': validators.national_code,
+    'mobile': validators.mobile,
+    'phone': validators.phone,
+    'postal-code': validators.postal_code,
+    'geographic-code': validators.geographic_code,
+    'email': validators.email,
+    }
+
+
+def check(options):
+    """Check a value and print its canonical form; print why it is invalid
+    on stderr and exit with 1 otherwise. Postal code warnings are printed
+    but do not fail."""
+    try:
+        value = CHECKS[options.kind](options.value)
+    except validators.InvalidValue as exception:
+        print(exception.reason, file=sys.stderr)
+        return 1
+    print(value)
+    if options.kind == 'postal-code':
+        for warning in validators.postal_code_warnings(value):
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers):
+    "Add the sub-commands of water_crm"
+    parser = subparsers.add_parser('check',
+        help="check a national code, mobile, phone, postal code, "
+        "geographic code or e-mail",
+        description=check.__doc__)
+    parser.add_argument('kind', choices=CHECKS, metavar='KIND',
+        help="one of " + ", ".join(CHECKS))
+    parser.add_argument('value', metavar='VALUE', help="the value to check")
+    parser.set_defaults(func=check)
