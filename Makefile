@@ -19,7 +19,7 @@ run: setup
 	@echo "      database $(DATABASE), login admin, password $(ADMIN_PASSWORD)"
 	@echo "  Customer portal:                 http://localhost:8000/portal/"
 	@echo
-	$(BIN)/trytond -c $(CONFIG)
+	$(BIN)/trytond -c $(CONFIG) -d $(DATABASE)
 
 setup: install var/admin-password
 	$(BIN)/water -c $(CONFIG) -d $(DATABASE) setup --demo \
