@@ -1,0 +1,312 @@
+# This file is part of the water utility modules.
+"""Import of subscribers from the legacy system's CSV export.
+
+A file is imported whole or not at all: every row is first resolved
+against the database without writing, and only a file without a single
+rejection is saved, in batches. Rows are matched by subscription number,
+geographic code, national code and meter serial, so importing the same
+file again updates and never duplicates."""
+from collections import Counter
+
+from trytond.i18n import gettext
+from trytond.model import ModelView, fields
+from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+from trytond.wizard import Button, StateTransition, StateView, Wizard
+
+from . import subscriber_csv, validators
+from .subscriber_csv import Rejection
+
+
+class ImportError_(ValidationError):
+    pass
+
+
+class Report:
+    "What an import did, or would do, and the rows it rejected"
+
+    def __init__(self):
+        self.created = Counter()
+        self.updated = Counter()
+        self.rejections = []
+
+    def __str__(self):
+        lines = []
+        for title, counter in [
+                ("created", self.created), ("updated", self.updated)]:
+            if counter:
+                lines.append(f"{title}: " + ', '.join(
+                        f'{n} {k}' for k, n in sorted(counter.items())))
+        if self.rejections:
+            lines.append(f"{len(self.rejections)} problem(s), "
+                "nothing imported:")
+            lines.extend(f'  {r}' for r in self.rejections)
+        return '\n'.join(lines) or "nothing to import"
+
+
+def import_subscribers(text, dry_run=False):
+    """Import the CSV text in the context company; return the Report.
+    With dry_run, or when a row is rejected, nothing is written."""
+    report = Report()
+    parsed = subscriber_csv.parse(text)
+    report.rejections.extend(parsed.rejections)
+    plan = _Plan(parsed.rows, report)
+    plan.resolve()
+    if not report.rejections and not dry_run:
+        plan.save()
+    return report
+
+
+class _Plan:
+    def __init__(self, rows, report):
+        pool = Pool()
+        self.rows = rows
+        self.report = report
+        self.company = Transaction().context.get('company')
+        self.Zone = pool.get('water.zone')
+        self.Usage = pool.get('water.usage')
+        self.Parcel = pool.get('water.parcel')
+        self.Party = pool.get('party.party')
+        self.Address = pool.get('party.address')
+        self.Connection = pool.get('water.connection')
+        self.Meter = pool.get('water.meter')
+        self.Installation = pool.get('water.meter.installation')
+        self.Subscription = pool.get('water.subscription')
+        self.Date = pool.get('ir.date')
+
+    def reject(self, row, column, reason):
+        self.report.rejections.append(Rejection(row.line, column, reason))
+
+    def _index(self, Model, key, values, domain=None):
+        records = {}
+        values = list({v for v in values if v})
+        if values:
+            for record in Model.search([(key, 'in', values)] + (domain or [])):
+                records[getattr(record, key)] = record
+        return records
+
+    def resolve(self):
+        if not self.company:
+            for row in self.rows[:1]:
+                self.reject(row, None, "no company in the context")
+            return
+        company = [('company', '=', self.company)]
+        rows = self.rows
+        self.zones = self._index(
+            self.Zone, 'name', [r.zone for r in rows], company)
+        usages = {}
+        for usage in self.Usage.search([]):
+            usages[usage.code] = usages[
+                validators.normalize_text(usage.name)] = usage
+        self.subscriptions = self._index(self.Subscription, 'number',
+            [r.subscription for r in rows], company)
+        self.parcels = self._index(
+            self.Parcel, 'geographic_code', [r.geographic_code for r in rows])
+        self.parties = self._index(
+            self.Party, 'national_code', [r.national_code for r in rows])
+        self.meters = self._index(
+            self.Meter, 'serial', [r.meter_serial for r in rows])
+        diameters = dict(self.Connection.diameter.selection)
+
+        self.resolved = []
+        for row in rows:
+            usage = usages.get(row.usage)
+            if not usage:
+                self.reject(row, 'usage', f"unknown usage {row.usage!r}; "
+                    "known: " + ', '.join(sorted(
+                            u.code for u in set(usages.values()))))
+            if row.diameter and row.diameter not in diameters:
+                self.reject(row, 'diameter', "unknown diameter; known: "
+                    + ', '.join(diameters))
+            subscription = self.subscriptions.get(row.subscription)
+            parcel = self.parcels.get(row.geographic_code)
+            if parcel and parcel.company.id != self.company:
+                self.reject(row, 'geographic_code',
+                    "belongs to another company")
+            if subscription and (
+                    subscription.connection.parcel.geographic_code
+                    != row.geographic_code):
+                self.reject(row, 'geographic_code',
+                    f"subscription {row.subscription} is on parcel "
+                    f"{subscription.connection.parcel.geographic_code}")
+            party = self.parties.get(row.national_code)
+            if subscription and party and subscription.party != party:
+                self.reject(row, 'national_code',
+                    "another person holds this subscription; "
+                    "use a name change")
+            if not subscription and not party and not row.name:
+                self.reject(row, 'name', "is required for a new subscriber")
+            meter = self.meters.get(row.meter_serial)
+            connection = subscription.connection if subscription else None
+            if meter and meter.connection and meter.connection != connection:
+                self.reject(row, 'meter_serial',
+                    f"is installed on {meter.connection.rec_name}")
+            if (row.meter_serial and connection and connection.meter
+                    and connection.meter.serial != row.meter_serial):
+                self.reject(row, 'meter_serial',
+                    f"the connection has meter {connection.meter.serial}; "
+                    "replace it with the Replace Meter wizard")
+            if row.meter_serial and row.meter_reading is None and not meter:
+                self.reject(row, 'meter_reading',
+                    "is required with a new meter")
+            self.resolved.append((row, usage, subscription, party, meter))
+
+    def save(self):
+        today = self.Date.today()
+        count = self.report
+        zones = self.zones
+        new_zones = []
+        for row, *_ in self.resolved:
+            if row.zone not in zones:
+                zones[row.zone] = self.Zone(name=row.zone, company=self.company)
+                new_zones.append(zones[row.zone])
+        self.Zone.save(new_zones)
+        count.created['zones'] += len(new_zones)
+
+        parcels, parties, connections = [], [], []
+        party_of = {}
+        for row, usage, subscription, party, meter in self.resolved:
+            parcel = self.parcels.get(row.geographic_code)
+            if parcel is None:
+                parcel = self.Parcel(
+                    geographic_code=row.geographic_code, company=self.company)
+                self.parcels[row.geographic_code] = parcel
+                count.created['parcels'] += 1
+            else:
+                count.updated['parcels'] += 1
+            parcel.zone = zones[row.zone]
+            parcel.number = row.parcel
+            for name, column in [
+                    ('address', 'address'), ('postal_code', 'postal_code'),
+                    ('land_area', 'land_area_m2'),
+                    ('building_area', 'building_area_m2')]:
+                value = getattr(row, column)
+                if value is not None:
+                    setattr(parcel, name, value)
+            parcels.append(parcel)
+
+            if subscription:
+                party = subscription.party
+            if party is None:
+                party = self.Party(name=row.name)
+                count.created['subscribers'] += 1
+                if row.national_code:
+                    self.parties[row.national_code] = party
+            elif party not in party_of.values():
+                count.updated['subscribers'] += 1
+            for name in ['name', 'national_code', 'father_name',
+                    'birth_certificate_number', 'mobile', 'phone']:
+                value = getattr(row, name)
+                if value is not None:
+                    setattr(party, name, value)
+            party_of[row.line] = party
+            parties.append(party)
+
+            connection = subscription.connection if subscription else None
+            if connection is None:
+                connection = self.Connection(
+                    company=self.company, state='active',
+                    installation_date=row.reading_date)
+                count.created['connections'] += 1
+            connection.parcel = parcel
+            connection.usage = usage
+            connection.housing_units = row.units
+            if row.diameter:
+                connection.diameter = row.diameter
+            if row.sewer is not None:
+                connection.sewer = row.sewer
+            connections.append(connection)
+        self.Parcel.save(_unique(parcels))
+        self.Party.save(_unique(parties))
+        self.Connection.save(connections)
+
+        meters, installations, subscriptions = [], [], []
+        for (row, usage, subscription, party, meter), connection in zip(
+                self.resolved, connections):
+            if row.meter_serial:
+                if meter is None:
+                    meter = self.Meter(serial=row.meter_serial,
+                        company=self.company)
+                    count.created['meters'] += 1
+                if row.meter_digits:
+                    meter.digits = row.meter_digits
+                meters.append(meter)
+                if not (subscription and connection.meter):
+                    installations.append(self.Installation(
+                            meter=meter, connection=connection,
+                            install_date=row.reading_date or today,
+                            initial_reading=row.meter_reading))
+            if subscription is None:
+                subscription = self.Subscription(
+                    number=row.subscription, company=self.company,
+                    connection=connection,
+                    start_date=row.reading_date or today)
+                count.created['subscriptions'] += 1
+            else:
+                count.updated['subscriptions'] += 1
+            subscription.party = party_of[row.line]
+            subscriptions.append(subscription)
+        self.Meter.save(meters)
+        self.Installation.save(installations)
+        count.created['meter installations'] += len(installations)
+        self.Subscription.save(subscriptions)
+        # counters of nothing are noise in the report
+        for counter in [count.created, count.updated]:
+            for key in [k for k, n in counter.items() if not n]:
+                del counter[key]
+
+
+def _unique(records):
+    seen, result = set(), []
+    for record in records:
+        if id(record) not in seen:
+            seen.add(id(record))
+            result.append(record)
+    return result
+
+
+class ImportSubscribers(Wizard):
+    "Import Subscribers"
+    __name__ = 'water.subscriber.import'
+    start = StateView('water.subscriber.import.start',
+        'water_crm.subscriber_import_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Check", 'check', 'tryton-search'),
+            Button("Import", 'import_', 'tryton-ok', default=True),
+            ])
+    check = StateTransition()
+    import_ = StateTransition()
+    result = StateView('water.subscriber.import.start',
+        'water_crm.subscriber_import_result_view_form', [
+            Button("Close", 'end', 'tryton-close', default=True),
+            ])
+
+    def _run(self, dry_run):
+        try:
+            text = self.start.file.decode('utf-8-sig')
+        except UnicodeDecodeError:
+            raise ImportError_(gettext('water_crm.msg_import_not_utf8'))
+        report = import_subscribers(text, dry_run=dry_run)
+        if report.rejections and not dry_run:
+            raise ImportError_(gettext(
+                    'water_crm.msg_import_rejected', report=str(report)))
+        self.start.report = str(report)
+        return 'result'
+
+    def transition_check(self):
+        return self._run(dry_run=True)
+
+    def transition_import_(self):
+        return self._run(dry_run=False)
+
+    def default_result(self, fields):
+        return {'report': self.start.report}
+
+
+class ImportSubscribersStart(ModelView):
+    "Import Subscribers"
+    __name__ = 'water.subscriber.import.start'
+    file = fields.Binary("File", required=True,
+        help="The CSV export of the legacy system, in UTF-8.")
+    report = fields.Text("Report", readonly=True)
