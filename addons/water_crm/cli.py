@@ -2,6 +2,7 @@
 """The `water` command: set up a database, load the demo, and the
 product's tools (each module adds its own sub-commands)."""
 import argparse
+import contextlib
 import hashlib
 import importlib
 import os
@@ -77,6 +78,26 @@ def _modules_fingerprint():
                     with open(path, 'rb') as fp:
                         digest.update(fp.read())
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def transaction(options):
+    """A transaction on the database of the options as the admin user,
+    with his preferences (company, language) as context; committed unless
+    an exception escapes or it was rolled back"""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    _load_config(options)
+    pool = Pool(options.database)
+    with Transaction().start(options.database, 0, readonly=True):
+        pool.init()
+    with Transaction().start(options.database, 0) as current:
+        User = pool.get('res.user')
+        admin, = User.search([('login', '=', 'admin')])
+        context = User._get_preferences(admin, context_only=True)
+    with Transaction().start(
+            options.database, admin.id, context=context) as current:
+        yield current
 
 
 def _admin(options, *args, env=None):

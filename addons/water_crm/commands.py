@@ -3,6 +3,7 @@
 import sys
 
 from . import validators
+from .cli import transaction
 
 CHECKS = {
     'national-code': validators.national_code,
@@ -30,8 +31,35 @@ def check(options):
     return 0
 
 
+def import_subscribers(options):
+    """Import subscribers from the legacy system's CSV export: all the file
+    or nothing, with the reason for every rejected row. Importing the same
+    file again updates and never duplicates."""
+    from .subscriber_import import import_subscribers
+    try:
+        with open(options.file, encoding='utf-8-sig') as fp:
+            text = fp.read()
+    except (OSError, UnicodeDecodeError) as exception:
+        print(f"cannot read {options.file}: {exception}", file=sys.stderr)
+        return 1
+    with transaction(options) as current:
+        report = import_subscribers(text, dry_run=options.dry_run)
+        if report.rejections or options.dry_run:
+            current.rollback()
+    print(report, file=sys.stderr if report.rejections else sys.stdout)
+    return 1 if report.rejections else 0
+
+
 def register(subparsers):
     "Add the sub-commands of water_crm"
+    parser = subparsers.add_parser('import-subscribers',
+        help="import subscribers from the legacy CSV export",
+        description=import_subscribers.__doc__)
+    parser.add_argument('file', metavar='FILE.csv')
+    parser.add_argument('--dry-run', action='store_true',
+        help="check the file and tell what would change, write nothing")
+    parser.set_defaults(func=import_subscribers)
+
     parser = subparsers.add_parser('check',
         help="check a national code, mobile, phone, postal code, "
         "geographic code or e-mail",

@@ -53,3 +53,107 @@ def setup(config, options):
         admin.language = persian
         admin.save()
     config._context = User.get_preferences(True, {})
+
+
+FIRST_NAMES = [
+    'علی', 'محمد', 'حسین', 'رضا', 'مهدی', 'زهرا', 'فاطمه', 'مریم',
+    'سارا', 'نرگس', 'امیر', 'حمید', 'لیلا', 'کاوه', 'پریسا', 'بهرام']
+LAST_NAMES = [
+    'احمدی', 'رضایی', 'کریمی', 'حسینی', 'موسوی', 'جعفری', 'نوری',
+    'کاظمی', 'صادقی', 'رحیمی', 'یزدانی', 'شریفی', 'قاسمی', 'طاهری']
+DEMO_USERS = [
+    ('service', "Customer Service Clerk", 'group_water_customer_service'),
+    ('reader', "Meter Reader", 'group_water_meter_reading'),
+    ('billing', "Billing Clerk", 'group_water_billing'),
+    ]
+DEMO_PASSWORD = 'water-demo'
+SUBSCRIBER_1421 = {
+    'name': 'حسین رضایی', 'national_code': '0499370899',
+    'father_name': 'محمود', 'birth_certificate_number': '1250',
+    'mobile': '09121234567', 'postal_code': '1193653471',
+    'diameter': '1/2', 'sewer': '0', 'meter_serial': 'ZT-1421',
+    'meter_digits': '5', 'meter_reading': '98',
+    'reading_date': '1395/01/29',
+    }
+
+
+def national_code(number):
+    "A valid national code made from the first 9 digits of number"
+    body = f'{number:09d}'[-9:]
+    total = sum(int(d) * (10 - i) for i, d in enumerate(body))
+    remainder = total % 11
+    return body + str(remainder if remainder < 2 else 11 - remainder)
+
+
+def demo_csv(seed_row, size):
+    """The legacy export of the demo: subscriber 1421 from the reference
+    file and `size` generated subscribers of «دهکده نمونه», the same at
+    every run"""
+    import csv
+    import io
+    import random
+    from .subscriber_csv import OPTIONAL, REQUIRED
+    rng = random.Random(1421)
+    rows = [{**seed_row, **SUBSCRIBER_1421}]
+    for index in range(size):
+        number = 10001 + index
+        rows.append({
+                'subscription': str(number),
+                'geographic_code': f'1900{500000 + index:06d}',
+                'zone': 'دهکده نمونه',
+                'parcel': f'{100 + index // 50}/{index % 50 + 1}',
+                'address': f'دهکده نمونه، قطعه {100 + index // 50}/'
+                f'{index % 50 + 1}',
+                'land_area_m2': f'{rng.randrange(250, 1200)}.00',
+                'building_area_m2': f'{rng.randrange(60, 300)}.00',
+                'usage': rng.choice(
+                    ['residential_villa'] * 8 + ['residential', 'commercial']),
+                'units': str(rng.choice([1] * 9 + [2])),
+                'diameter': '1/2',
+                'sewer': '0',
+                'name': f'{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}',
+                'national_code': national_code(100000000 + number * 7),
+                'mobile': f'0912{number:07d}',
+                'meter_serial': f'GZ-{number:06d}',
+                'meter_digits': '5',
+                'meter_reading': str(rng.randrange(0, 3000)),
+                'reading_date': '1404/01/15',
+                })
+    output = io.StringIO()
+    writer = csv.DictWriter(output, fieldnames=REQUIRED + OPTIONAL)
+    writer.writeheader()
+    writer.writerows(rows)
+    return output.getvalue()
+
+
+def demo(config, options):
+    import os
+
+    from .cli import transaction
+    from .subscriber_import import import_subscribers
+    User = Model.get('res.user', config=config)
+    Group = Model.get('res.group', config=config)
+    ModelData = Model.get('ir.model.data', config=config)
+    for login, name, group in DEMO_USERS:
+        if User.find([('login', '=', login)]):
+            continue
+        user = User(login=login, name=name, password=DEMO_PASSWORD)
+        user.groups.append(Group(ModelData.get_id(
+                    f'water_crm.{group}', config.context)))
+        user.save()
+
+    Subscription = Model.get('water.subscription', config=config)
+    last = str(10000 + options.demo_size)
+    if len(Subscription.find([('number', 'in', ['1421', last])])) == (
+            2 if options.demo_size else 1):
+        return
+    seed = os.path.join(os.path.dirname(__file__), 'tests',
+        'seed_subscriber.csv')
+    with open(seed, encoding='utf-8') as fp:
+        import csv
+        seed_row, = csv.DictReader(fp)
+    with transaction(options):
+        report = import_subscribers(demo_csv(seed_row, options.demo_size))
+    if report.rejections:
+        raise RuntimeError(str(report))
+    print("Demo subscribers:", report)

@@ -1,9 +1,10 @@
 # This file is part of the water utility modules.
+from trytond.i18n import gettext
 from trytond.model import Unique, fields
 from trytond.pool import PoolMeta
 
 from . import validators
-from .common import NormalizeMixin
+from .common import InvalidFieldValue, NormalizeMixin
 
 
 class Party(NormalizeMixin, metaclass=PoolMeta):
@@ -11,17 +12,12 @@ class Party(NormalizeMixin, metaclass=PoolMeta):
     _normalize_text = ('name', 'father_name', 'birth_certificate_number')
     _validators = {
         'national_code': validators.national_code,
-        'mobile': validators.mobile,
-        'phone': validators.phone,
         }
 
     national_code = fields.Char("National Code", size=10,
         help="The 10-digit national identifier of a person.")
     father_name = fields.Char("Father's Name")
     birth_certificate_number = fields.Char("Birth Certificate Number")
-    mobile = fields.Char("Mobile",
-        help="Written 09XXXXXXXXX; receives the SMS of the utility.")
-    phone = fields.Char("Phone")
     subscriptions = fields.One2Many(
         'water.subscription', 'party', "Water Subscriptions", readonly=True)
 
@@ -42,7 +38,7 @@ class Party(NormalizeMixin, metaclass=PoolMeta):
             return domain
         return ['OR', domain,
             ('national_code', operator, operand, *extra),
-            ('mobile', operator, operand, *extra),
+            ('contact_mechanisms.value', operator, operand, *extra),
             ('subscriptions.number', operator, operand, *extra),
             ]
 
@@ -53,3 +49,52 @@ class Address(NormalizeMixin, metaclass=PoolMeta):
     _validators = {
         'postal_code': validators.postal_code,
         }
+
+
+class ContactMechanism(metaclass=PoolMeta):
+    __name__ = 'party.contact_mechanism'
+    _validators = {
+        'mobile': validators.mobile,
+        'phone': validators.phone,
+        }
+
+    def format_value(self, value=None, type_=None):
+        value = super().format_value(value=value, type_=type_)
+        if type_ in self._validators and value:
+            try:
+                value = self._validators[type_](value)
+            except validators.InvalidValue:
+                pass
+        return value
+
+    def compute_fields(self, field_names=None):
+        values = super().compute_fields(field_names=field_names)
+        validator = self._validators.get(self.type)
+        if validator and self.value:
+            try:
+                value = validator(self.value)
+            except validators.InvalidValue:
+                # validate_fields refuses it with the reason
+                return values
+            if value != self.value:
+                values['value'] = values['value_compact'] = value
+        return values
+
+    @classmethod
+    def validate_fields(cls, mechanisms, field_names):
+        super().validate_fields(mechanisms, field_names)
+        if field_names and not (field_names & {'type', 'value'}):
+            return
+        for mechanism in mechanisms:
+            validator = cls._validators.get(mechanism.type)
+            if not validator or not mechanism.value:
+                continue
+            try:
+                validator(mechanism.value)
+            except validators.InvalidValue as exception:
+                raise InvalidFieldValue(gettext(
+                        'water_crm.msg_invalid_' + exception.code,
+                        field=mechanism.type_string,
+                        model=mechanism.party.rec_name,
+                        value=mechanism.value,
+                        reason=exception.reason)) from exception

@@ -12,11 +12,14 @@ from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from . import subscriber_csv, validators
 from .subscriber_csv import Rejection
+
+CHUNK = 500
 
 
 class ImportError_(ValidationError):
@@ -68,7 +71,7 @@ class _Plan:
         self.Usage = pool.get('water.usage')
         self.Parcel = pool.get('water.parcel')
         self.Party = pool.get('party.party')
-        self.Address = pool.get('party.address')
+        self.ContactMechanism = pool.get('party.contact_mechanism')
         self.Connection = pool.get('water.connection')
         self.Meter = pool.get('water.meter')
         self.Installation = pool.get('water.meter.installation')
@@ -91,36 +94,43 @@ class _Plan:
             for row in self.rows[:1]:
                 self.reject(row, None, "no company in the context")
             return
-        company = [('company', '=', self.company)]
-        rows = self.rows
-        self.zones = self._index(
-            self.Zone, 'name', [r.zone for r in rows], company)
         usages = {}
-        for usage in self.Usage.search([]):
-            usages[usage.code] = usages[
-                validators.normalize_text(usage.name)] = usage
-        self.subscriptions = self._index(self.Subscription, 'number',
+        # the legacy file names usages in Persian, staff may use English
+        for language in ['en', 'fa']:
+            with Transaction().set_context(language=language):
+                for usage in self.Usage.search([]):
+                    usages[usage.code] = usages[
+                        validators.normalize_text(usage.name)] = usage
+        self.usages = usages
+        self.zones = self._index(self.Zone, 'name',
+            [r.zone for r in self.rows], [('company', '=', self.company)])
+        self.resolved = []
+        # browsing thousands of records at once costs quadratic time
+        for rows in grouped_slice(self.rows, CHUNK):
+            self._resolve(list(rows))
+
+    def _resolve(self, rows):
+        company = [('company', '=', self.company)]
+        subscriptions = self._index(self.Subscription, 'number',
             [r.subscription for r in rows], company)
-        self.parcels = self._index(
+        parcels = self._index(
             self.Parcel, 'geographic_code', [r.geographic_code for r in rows])
-        self.parties = self._index(
+        parties = self._index(
             self.Party, 'national_code', [r.national_code for r in rows])
-        self.meters = self._index(
+        meters = self._index(
             self.Meter, 'serial', [r.meter_serial for r in rows])
         diameters = dict(self.Connection.diameter.selection)
-
-        self.resolved = []
         for row in rows:
-            usage = usages.get(row.usage)
+            usage = self.usages.get(row.usage)
             if not usage:
                 self.reject(row, 'usage', f"unknown usage {row.usage!r}; "
                     "known: " + ', '.join(sorted(
-                            u.code for u in set(usages.values()))))
+                            {u.code for u in self.usages.values()})))
             if row.diameter and row.diameter not in diameters:
                 self.reject(row, 'diameter', "unknown diameter; known: "
                     + ', '.join(diameters))
-            subscription = self.subscriptions.get(row.subscription)
-            parcel = self.parcels.get(row.geographic_code)
+            subscription = subscriptions.get(row.subscription)
+            parcel = parcels.get(row.geographic_code)
             if parcel and parcel.company.id != self.company:
                 self.reject(row, 'geographic_code',
                     "belongs to another company")
@@ -130,14 +140,16 @@ class _Plan:
                 self.reject(row, 'geographic_code',
                     f"subscription {row.subscription} is on parcel "
                     f"{subscription.connection.parcel.geographic_code}")
-            party = self.parties.get(row.national_code)
+            party = parties.get(row.national_code)
             if subscription and party and subscription.party != party:
                 self.reject(row, 'national_code',
                     "another person holds this subscription; "
                     "use a name change")
-            if not subscription and not party and not row.name:
+            if subscription:
+                party = subscription.party
+            if not party and not row.name:
                 self.reject(row, 'name', "is required for a new subscriber")
-            meter = self.meters.get(row.meter_serial)
+            meter = meters.get(row.meter_serial)
             connection = subscription.connection if subscription else None
             if meter and meter.connection and meter.connection != connection:
                 self.reject(row, 'meter_serial',
@@ -150,32 +162,41 @@ class _Plan:
             if row.meter_serial and row.meter_reading is None and not meter:
                 self.reject(row, 'meter_reading',
                     "is required with a new meter")
-            self.resolved.append((row, usage, subscription, party, meter))
+            self.resolved.append(
+                (row, usage, subscription, parcel, party, meter))
 
     def save(self):
-        today = self.Date.today()
         count = self.report
-        zones = self.zones
         new_zones = []
         for row, *_ in self.resolved:
-            if row.zone not in zones:
-                zones[row.zone] = self.Zone(name=row.zone, company=self.company)
-                new_zones.append(zones[row.zone])
+            if row.zone not in self.zones:
+                self.zones[row.zone] = self.Zone(
+                    name=row.zone, company=self.company)
+                new_zones.append(self.zones[row.zone])
         self.Zone.save(new_zones)
         count.created['zones'] += len(new_zones)
+        # a person on several rows of the file is created once
+        self.new_parties = {}
+        for resolved in grouped_slice(self.resolved, CHUNK):
+            self._save(list(resolved))
+        # counters of nothing are noise in the report
+        for counter in [count.created, count.updated]:
+            for key in [k for k, n in counter.items() if not n]:
+                del counter[key]
 
+    def _save(self, resolved):
+        today = self.Date.today()
+        count = self.report
         parcels, parties, connections = [], [], []
         party_of = {}
-        for row, usage, subscription, party, meter in self.resolved:
-            parcel = self.parcels.get(row.geographic_code)
+        for row, usage, subscription, parcel, party, meter in resolved:
             if parcel is None:
                 parcel = self.Parcel(
                     geographic_code=row.geographic_code, company=self.company)
-                self.parcels[row.geographic_code] = parcel
                 count.created['parcels'] += 1
             else:
                 count.updated['parcels'] += 1
-            parcel.zone = zones[row.zone]
+            parcel.zone = self.zones[row.zone]
             parcel.number = row.parcel
             for name, column in [
                     ('address', 'address'), ('postal_code', 'postal_code'),
@@ -186,17 +207,17 @@ class _Plan:
                     setattr(parcel, name, value)
             parcels.append(parcel)
 
-            if subscription:
-                party = subscription.party
+            if party is None and row.national_code:
+                party = self.new_parties.get(row.national_code)
             if party is None:
                 party = self.Party(name=row.name)
                 count.created['subscribers'] += 1
                 if row.national_code:
-                    self.parties[row.national_code] = party
-            elif party not in party_of.values():
+                    self.new_parties[row.national_code] = party
+            elif party.id is not None and party.id >= 0:
                 count.updated['subscribers'] += 1
             for name in ['name', 'national_code', 'father_name',
-                    'birth_certificate_number', 'mobile', 'phone']:
+                    'birth_certificate_number']:
                 value = getattr(row, name)
                 if value is not None:
                     setattr(party, name, value)
@@ -219,11 +240,13 @@ class _Plan:
             connections.append(connection)
         self.Parcel.save(_unique(parcels))
         self.Party.save(_unique(parties))
+        self.ContactMechanism.save(
+            self._contact_mechanisms(resolved, party_of))
         self.Connection.save(connections)
 
         meters, installations, subscriptions = [], [], []
-        for (row, usage, subscription, party, meter), connection in zip(
-                self.resolved, connections):
+        for (row, usage, subscription, parcel, party, meter), connection in (
+                zip(resolved, connections)):
             if row.meter_serial:
                 if meter is None:
                     meter = self.Meter(serial=row.meter_serial,
@@ -251,10 +274,28 @@ class _Plan:
         self.Installation.save(installations)
         count.created['meter installations'] += len(installations)
         self.Subscription.save(subscriptions)
-        # counters of nothing are noise in the report
-        for counter in [count.created, count.updated]:
-            for key in [k for k, n in counter.items() if not n]:
-                del counter[key]
+
+    def _contact_mechanisms(self, resolved, party_of):
+        "The mobile and phone of each row on its party's first mechanism"
+        mechanisms = []
+        for row, *_ in resolved:
+            party = party_of[row.line]
+            for type_ in ['mobile', 'phone']:
+                value = getattr(row, type_)
+                if not value:
+                    continue
+                current = [m for m in getattr(party, 'contact_mechanisms', ())
+                    if m.type == type_]
+                if current:
+                    if current[0].value == value:
+                        continue
+                    mechanism = current[0]
+                else:
+                    mechanism = self.ContactMechanism(
+                        party=party, type=type_)
+                mechanism.value = mechanism.value_compact = value
+                mechanisms.append(mechanism)
+        return mechanisms
 
 
 def _unique(records):
