@@ -1,0 +1,224 @@
+# This file is part of the water utility modules.
+"""Bill runs: the bills of a zone, or of all zones, up to a date."""
+from sql import Null
+from sql.aggregate import Count
+
+from trytond import backend
+from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.exceptions import UserError
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
+
+from . import engine
+
+CHUNK = 100
+
+
+class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
+    "Bill Run"
+    __name__ = 'water.bill.run'
+    _states = {'readonly': Eval('state') != 'draft'}
+
+    company = fields.Many2One('company.company', "Company", required=True,
+        states=_states)
+    zone = fields.Many2One('water.zone', "Zone", states=_states,
+        domain=[('company', '=', Eval('company', -1))],
+        help="Leave empty to bill every zone.")
+    date = fields.Date("Readings Until", required=True, states=_states,
+        help="Accepted readings up to this date are billed.")
+    date_jalali = JalaliDate("Readings Until (Jalali)")
+    bill_date = fields.Date("Bill Date", required=True, states=_states,
+        help="The date of the bills and of their invoices.")
+    bill_date_jalali = JalaliDate("Bill Date (Jalali)")
+    bills = fields.One2Many('water.bill', 'run', "Bills", readonly=True)
+    errors = fields.One2Many('water.bill.run.error', 'run', "Errors",
+        readonly=True)
+    bill_count = fields.Function(fields.Integer("Bills"), 'get_counts')
+    error_count = fields.Function(fields.Integer("Errors"), 'get_counts')
+    pending_count = fields.Function(fields.Integer("To Bill"),
+        'get_pending_count')
+    state = fields.Selection([
+            ('draft', "Draft"),
+            ('running', "Running"),
+            ('done', "Done"),
+            ], "State", readonly=True, required=True, sort=False)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('bill_date', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'running'),
+            ('running', 'done'),
+            ('done', 'running'),
+            }
+        cls._buttons.update({
+                'start': {
+                    'invisible': Eval('state') != 'draft',
+                    'depends': ['state'],
+                    },
+                'resume': {
+                    'invisible': Eval('state') == 'draft',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_company():
+        return Transaction().context.get('company')
+
+    @staticmethod
+    def default_state():
+        return 'draft'
+
+    @staticmethod
+    def default_date():
+        return Pool().get('ir.date').today()
+
+    @staticmethod
+    def default_bill_date():
+        return Pool().get('ir.date').today()
+
+    def get_rec_name(self, name):
+        zone = self.zone.rec_name if self.zone else '*'
+        return f'{zone} {self.date_jalali}'
+
+    @classmethod
+    def get_counts(cls, runs, names):
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Error = pool.get('water.bill.run.error')
+        cursor = Transaction().connection.cursor()
+        result = {n: dict.fromkeys(map(int, runs), 0) for n in names}
+        for name, Model in [('bill_count', Bill), ('error_count', Error)]:
+            if name not in names:
+                continue
+            table = Model.__table__()
+            for sub_ids in grouped_slice(
+                    [r.id for r in runs], backend.MAX_QUERY_PARAMS):
+                cursor.execute(*table.select(table.run, Count(table.id),
+                        where=table.run.in_(list(sub_ids)),
+                        group_by=table.run))
+                result[name].update(cursor)
+        return result
+
+    def get_pending_count(self, name):
+        return len(self.pending_readings())
+
+    def pending_readings(self):
+        "Accepted readings the run bills and no bill has billed yet"
+        pool = Pool()
+        Reading = pool.get('water.reading')
+        Bill = pool.get('water.bill')
+        domain = [
+            ('company', '=', self.company.id),
+            ('state', '=', 'accepted'),
+            ('date', '<=', self.date),
+            ('consumption', '!=', None),
+            ('subscription.state', '=', 'active'),
+            ]
+        if self.zone:
+            domain.append(
+                ('subscription.connection.parcel.zone', '=', self.zone.id))
+        bill = Bill.__table__()
+        domain.append(('id', 'not in', bill.select(bill.current_reading,
+                    where=bill.current_reading != Null)))
+        return Reading.search(domain, order=[
+                ('subscription', 'ASC'), ('date', 'ASC'), ('id', 'ASC')])
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('running')
+    def start(cls, runs):
+        cls.process(runs)
+
+    @classmethod
+    @ModelView.button
+    def resume(cls, runs):
+        "Bill what a stopped or failed run left, without billing twice"
+        cls.write(runs, {'state': 'running'})
+        cls.process(runs)
+
+    @classmethod
+    def process(cls, runs):
+        "Queue the pending readings of each run in chunks"
+        for run in runs:
+            readings = run.pending_readings()
+            # a subscription's readings stay in one chunk, in date order
+            chunks, chunk, last = [], [], None
+            for reading in readings:
+                if (len(chunk) >= CHUNK
+                        and reading.subscription != last):
+                    chunks.append(chunk)
+                    chunk = []
+                chunk.append(reading.id)
+                last = reading.subscription
+            if chunk:
+                chunks.append(chunk)
+            for chunk in chunks:
+                cls.__queue__.bill_chunk(run, chunk)
+            if not chunks:
+                cls.finish([run])
+
+    @classmethod
+    def bill_chunk(cls, run, reading_ids):
+        """Bill the readings of one chunk: a bill per reading that the
+        engine can bill, an error line per subscription that it cannot;
+        readings billed meanwhile are skipped"""
+        pool = Pool()
+        Reading = pool.get('water.reading')
+        Bill = pool.get('water.bill')
+        Error = pool.get('water.bill.run.error')
+        run = cls(int(run))
+        billed = {b.current_reading.id for b in Bill.search([
+                    ('current_reading', 'in', reading_ids)])}
+        readings = Reading.browse(
+            [i for i in reading_ids if i not in billed])
+        Error.delete(Error.search([
+                    ('run', '=', run.id),
+                    ('subscription', 'in',
+                        list({r.subscription.id for r in readings})),
+                    ]))
+        bills, errors = [], []
+        for reading in readings:
+            try:
+                bill, = Bill.compute([reading], run.bill_date)
+            except (engine.EngineError, UserError) as exception:
+                errors.append(Error(run=run,
+                        subscription=reading.subscription, reading=reading,
+                        message=str(exception)))
+                continue
+            bill.run = run
+            bills.append(bill)
+        Bill.set_debt(bills)
+        Bill.save(bills)
+        Bill.post(bills)
+        Error.save(errors)
+        if not run.pending_readings():
+            cls.finish([run])
+
+    @classmethod
+    @Workflow.transition('done')
+    def finish(cls, runs):
+        pass
+
+
+class BillRunError(ModelSQL, ModelView):
+    "Bill Run Error"
+    __name__ = 'water.bill.run.error'
+    run = fields.Many2One('water.bill.run', "Bill Run", required=True,
+        ondelete='CASCADE')
+    subscription = fields.Many2One('water.subscription', "Subscription",
+        required=True, ondelete='CASCADE')
+    reading = fields.Many2One('water.reading', "Reading",
+        ondelete='CASCADE')
+    message = fields.Text("Message", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.__access__.add('run')
