@@ -129,7 +129,9 @@ class Installation(JalaliMixin, ModelSQL, ModelView):
                 others = cls.search([
                         (field, '=', getattr(installation, field).id),
                         ('id', '!=', installation.id),
-                        ('install_date', '<=',
+                        # periods are [install, removal): a meter removed
+                        # on a day can be installed elsewhere that day
+                        ('install_date', '<',
                             installation.removal_date or far),
                         ['OR',
                             ('removal_date', '=', None),

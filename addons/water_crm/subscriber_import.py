@@ -56,8 +56,11 @@ def import_subscribers(text, dry_run=False):
     report.rejections.extend(parsed.rejections)
     plan = _Plan(parsed.rows, report)
     plan.resolve()
-    if not report.rejections and not dry_run:
-        plan.save()
+    if not report.rejections:
+        # counted before saving so that a dry run tells the same
+        plan.count()
+        if not dry_run:
+            plan.save()
     return report
 
 
@@ -165,8 +168,42 @@ class _Plan:
             self.resolved.append(
                 (row, usage, subscription, parcel, party, meter))
 
+    def count(self):
+        "Count the records that saving creates and updates"
+        created, updated = self.report.created, self.report.updated
+        created['zones'] += len(
+            {row.zone for row, *_ in self.resolved} - set(self.zones))
+        new_parties = set()
+        for row, usage, subscription, parcel, party, meter in self.resolved:
+            if parcel is None:
+                created['parcels'] += 1
+            else:
+                updated['parcels'] += 1
+            if subscription:
+                party = subscription.party
+            if party is not None:
+                updated['subscribers'] += 1
+            elif not row.national_code or (
+                    row.national_code not in new_parties):
+                created['subscribers'] += 1
+                if row.national_code:
+                    new_parties.add(row.national_code)
+            if subscription is None:
+                created['connections'] += 1
+                created['subscriptions'] += 1
+            else:
+                updated['subscriptions'] += 1
+            if row.meter_serial:
+                if meter is None:
+                    created['meters'] += 1
+                if not (subscription and subscription.connection.meter):
+                    created['meter installations'] += 1
+        # counters of nothing are noise in the report
+        for counter in [created, updated]:
+            for key in [k for k, n in counter.items() if not n]:
+                del counter[key]
+
     def save(self):
-        count = self.report
         new_zones = []
         for row, *_ in self.resolved:
             if row.zone not in self.zones:
@@ -174,28 +211,19 @@ class _Plan:
                     name=row.zone, company=self.company)
                 new_zones.append(self.zones[row.zone])
         self.Zone.save(new_zones)
-        count.created['zones'] += len(new_zones)
         # a person on several rows of the file is created once
         self.new_parties = {}
         for resolved in grouped_slice(self.resolved, CHUNK):
             self._save(list(resolved))
-        # counters of nothing are noise in the report
-        for counter in [count.created, count.updated]:
-            for key in [k for k, n in counter.items() if not n]:
-                del counter[key]
 
     def _save(self, resolved):
         today = self.Date.today()
-        count = self.report
         parcels, parties, connections = [], [], []
         party_of = {}
         for row, usage, subscription, parcel, party, meter in resolved:
             if parcel is None:
                 parcel = self.Parcel(
                     geographic_code=row.geographic_code, company=self.company)
-                count.created['parcels'] += 1
-            else:
-                count.updated['parcels'] += 1
             parcel.zone = self.zones[row.zone]
             parcel.number = row.parcel
             for name, column in [
@@ -211,11 +239,8 @@ class _Plan:
                 party = self.new_parties.get(row.national_code)
             if party is None:
                 party = self.Party(name=row.name)
-                count.created['subscribers'] += 1
                 if row.national_code:
                     self.new_parties[row.national_code] = party
-            elif party.id is not None and party.id >= 0:
-                count.updated['subscribers'] += 1
             for name in ['name', 'national_code', 'father_name',
                     'birth_certificate_number']:
                 value = getattr(row, name)
@@ -229,7 +254,6 @@ class _Plan:
                 connection = self.Connection(
                     company=self.company, state='active',
                     installation_date=row.reading_date)
-                count.created['connections'] += 1
             connection.parcel = parcel
             connection.usage = usage
             connection.housing_units = row.units
@@ -251,7 +275,6 @@ class _Plan:
                 if meter is None:
                     meter = self.Meter(serial=row.meter_serial,
                         company=self.company)
-                    count.created['meters'] += 1
                 if row.meter_digits:
                     meter.digits = row.meter_digits
                 meters.append(meter)
@@ -265,14 +288,10 @@ class _Plan:
                     number=row.subscription, company=self.company,
                     connection=connection,
                     start_date=row.reading_date or today)
-                count.created['subscriptions'] += 1
-            else:
-                count.updated['subscriptions'] += 1
             subscription.party = party_of[row.line]
             subscriptions.append(subscription)
         self.Meter.save(meters)
         self.Installation.save(installations)
-        count.created['meter installations'] += len(installations)
         self.Subscription.save(subscriptions)
 
     def _contact_mechanisms(self, resolved, party_of):
