@@ -2,11 +2,12 @@
 """Shared machinery of the customer portal: the database it serves,
 Jinja2 rendering in Persian, and the route decorator."""
 import functools
+import logging
 import os
 from http import HTTPStatus
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from werkzeug.exceptions import abort
+from werkzeug.exceptions import HTTPException, abort
 
 from trytond import config
 from trytond.pool import Pool
@@ -15,6 +16,7 @@ from trytond.transaction import Transaction
 
 from . import jalali
 
+logger = logging.getLogger(__name__)
 TEMPLATE_DIRS = [os.path.join(os.path.dirname(__file__), 'templates')]
 PREFIX = '/portal'
 
@@ -33,9 +35,19 @@ def environment():
         env.filters['fa'] = jalali.to_persian_digits
         env.filters['rial'] = lambda a: jalali.to_persian_digits(
             f'{int(a or 0):,}'.replace(',', '٬'))
+        env.filters['number'] = format_number
         env.globals['prefix'] = PREFIX
         _environment = env
     return _environment
+
+
+def format_number(value, digits=0):
+    "A number in Persian digits and separators, e.g. ۴۷۸٫۵۰"
+    if value is None:
+        return ''
+    text = f'{value:,.{digits}f}'
+    return jalali.to_persian_digits(
+        text.replace(',', '٬').replace('.', '٫'))
 
 
 def add_template_dir(path):
@@ -71,13 +83,29 @@ def database_name():
 
 def portal(func):
     """Call func(request, pool, ...) on the portal's database; the URL
-    carries no database name"""
+    carries no database name. Errors give a Persian page that names
+    nothing of the server."""
     pooled = with_pool(func)
 
     @functools.wraps(func)
     def wrapper(request, *args, **kwargs):
-        return pooled(request, database_name(), *args, **kwargs)
+        try:
+            return pooled(request, database_name(), *args, **kwargs)
+        except HTTPException as exception:
+            if exception.response is not None:
+                return exception.response
+            if exception.code >= 500:
+                logger.error("Portal error on %s", request.path,
+                    exc_info=exception)
+            return error(exception.code)
     return wrapper
+
+
+def error(code):
+    "The Persian error page of an HTTP status code"
+    if code not in {400, 401, 403, 404, 405, 413, 429, 503}:
+        code = 500
+    return render('error.html', status=code, code=code)
 
 
 def company(pool):
