@@ -2,7 +2,6 @@
 """The `water` command: set up a database, load the demo, and the
 product's tools (each module adds its own sub-commands)."""
 import argparse
-import contextlib
 import hashlib
 import importlib
 import os
@@ -80,24 +79,33 @@ def _modules_fingerprint():
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def transaction(options):
-    """A transaction on the database of the options as the admin user,
-    with his preferences (company, language) as context; committed unless
-    an exception escapes or it was rolled back"""
+def in_transaction(options, func, commit=True):
+    """Return func() called in a transaction on the database of the options
+    as the admin user, with his preferences (company, language) as context.
+    The transaction restarts when Tryton asks to lock records first, and
+    commits only if commit is true and func raised nothing."""
     from trytond.pool import Pool
-    from trytond.transaction import Transaction
+    from trytond.transaction import Transaction, TransactionError
     _load_config(options)
     pool = Pool(options.database)
     with Transaction().start(options.database, 0, readonly=True):
         pool.init()
-    with Transaction().start(options.database, 0) as current:
         User = pool.get('res.user')
         admin, = User.search([('login', '=', 'admin')])
         context = User._get_preferences(admin, context_only=True)
-    with Transaction().start(
-            options.database, admin.id, context=context) as current:
-        yield current
+    extras = {}
+    while True:
+        with Transaction().start(options.database, admin.id,
+                context=context, **extras) as transaction:
+            try:
+                result = func()
+            except TransactionError as exception:
+                transaction.rollback()
+                exception.fix(extras)
+                continue
+            if not commit:
+                transaction.rollback()
+            return result
 
 
 def _admin(options, *args, env=None):

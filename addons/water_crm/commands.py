@@ -3,7 +3,7 @@
 import sys
 
 from . import validators
-from .cli import transaction
+from .cli import in_transaction
 
 CHECKS = {
     'national-code': validators.national_code,
@@ -42,10 +42,9 @@ def import_subscribers(options):
     except (OSError, UnicodeDecodeError) as exception:
         print(f"cannot read {options.file}: {exception}", file=sys.stderr)
         return 1
-    with transaction(options) as current:
-        report = import_subscribers(text, dry_run=options.dry_run)
-        if report.rejections or options.dry_run:
-            current.rollback()
+    report = in_transaction(options,
+        lambda: import_subscribers(text, dry_run=options.dry_run),
+        commit=not options.dry_run)
     print(report, file=sys.stderr if report.rejections else sys.stdout)
     return 1 if report.rejections else 0
 
