@@ -129,7 +129,7 @@ def demo_csv(seed_row, size):
 def demo(config, options):
     import os
 
-    from .cli import transaction
+    from .cli import in_transaction
     from .subscriber_import import import_subscribers
     User = Model.get('res.user', config=config)
     Group = Model.get('res.group', config=config)
@@ -152,8 +152,8 @@ def demo(config, options):
     with open(seed, encoding='utf-8') as fp:
         import csv
         seed_row, = csv.DictReader(fp)
-    with transaction(options):
-        report = import_subscribers(demo_csv(seed_row, options.demo_size))
+    report = in_transaction(options,
+        lambda: import_subscribers(demo_csv(seed_row, options.demo_size)))
     if report.rejections:
         raise RuntimeError(str(report))
     print("Demo subscribers:", report)
