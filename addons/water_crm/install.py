@@ -146,7 +146,7 @@ def demo(config, options):
     last = str(10000 + options.demo_size)
     if len(Subscription.find([('number', 'in', ['1421', last])])) == (
             2 if options.demo_size else 1):
-        return
+        return demo_portal(config)
     seed = os.path.join(os.path.dirname(__file__), 'tests',
         'seed_subscriber.csv')
     with open(seed, encoding='utf-8') as fp:
@@ -157,3 +157,89 @@ def demo(config, options):
     if report.rejections:
         raise RuntimeError(str(report))
     print("Demo subscribers:", report)
+    demo_portal(config)
+
+
+PORTAL_DEMO_PASSWORD = 'water-1421'
+
+
+def _demo_pdf(lines):
+    "A one-page PDF showing lines of ASCII text"
+    text = ' '.join(
+        f'({line}) Tj 0 -22 Td' for line in lines)
+    stream = f'BT /F1 14 Tf 72 760 Td {text} ET'.encode('ascii')
+    objects = [
+        b'<< /Type /Catalog /Pages 2 0 R >>',
+        b'<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+        b'<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] '
+        b'/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>',
+        b'<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+        b'<< /Length %d >>\nstream\n%s\nendstream' % (len(stream), stream),
+        ]
+    pdf = bytearray(b'%PDF-1.4\n')
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(pdf))
+        pdf += b'%d 0 obj\n%s\nendobj\n' % (number, body)
+    xref = len(pdf)
+    pdf += b'xref\n0 %d\n0000000000 65535 f \n' % (len(objects) + 1)
+    for offset in offsets:
+        pdf += b'%010d 00000 n \n' % offset
+    pdf += (b'trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n'
+        % (len(objects) + 1, xref))
+    return bytes(pdf)
+
+
+def demo_portal(config):
+    """The portal login of subscriber 1421 and announcements of the home
+    page, each created once"""
+    import datetime as dt
+    Subscription = Model.get('water.subscription', config=config)
+    WebUser = Model.get('web.user', config=config)
+    Announcement = Model.get('water.announcement', config=config)
+    Zone = Model.get('water.zone', config=config)
+    subscription, = Subscription.find([('number', '=', '1421')])
+    party = subscription.party
+    if not WebUser.find([
+                ('party', '=', party.id), ('active', 'in', [True, False])]):
+        user = WebUser(party=party, password=PORTAL_DEMO_PASSWORD)
+        user.save()
+    zitoun = subscription.zone
+    sample = Zone.find([('name', '=', 'دهکده نمونه')])
+    today = dt.date.today()
+    announcements = [
+        dict(title='ساعات کاری امور مشترکین', kind='notice',
+            publish_date=today - dt.timedelta(days=20),
+            body='امور مشترکین شنبه تا چهارشنبه از ساعت ۸ تا ۱۴ '
+            'پاسخگوی شماست.\nتلفن امور مشترکین: ۰۱۱۴۴۰۰۰۰۰۰'),
+        dict(title=f'برنامه توزیع آب {zitoun.name}', kind='schedule',
+            publish_date=today - dt.timedelta(days=5), zones=[zitoun],
+            body='آب شرب در روزهای زوج از ساعت ۶ تا ۱۸ و در روزهای فرد '
+            'از ساعت ۱۸ تا ۶ بامداد توزیع می‌شود. لطفاً در مصرف آب '
+            'صرفه‌جویی کنید.'),
+        dict(title='قطع آب برای تعمیر خط اصلی', kind='notice',
+            publish_date=today - dt.timedelta(days=2), zones=sample,
+            body='به دلیل تعمیر خط اصلی، آب دهکده نمونه روز پنجشنبه از '
+            'ساعت ۹ تا ۱۳ قطع است.'),
+        dict(title='شرایط واگذاری انشعاب آب', kind='conditions',
+            publish_date=today - dt.timedelta(days=30),
+            body='مدارک لازم و شرایط واگذاری انشعاب تازه.',
+            document=_demo_pdf(['Water connection: conditions (demo)']),
+            document_name='connection-conditions.pdf'),
+        dict(title='فرم درخواست نصب کنتور', kind='form',
+            publish_date=today - dt.timedelta(days=30),
+            document=_demo_pdf(['Meter installation form (demo)']),
+            document_name='meter-installation-form.pdf'),
+        ]
+    for values in announcements:
+        if Announcement.find([
+                    ('title', '=', values['title']),
+                    ('active', 'in', [True, False]),
+                    ]):
+            continue
+        zones = values.pop('zones', [])
+        announcement = Announcement(**values)
+        announcement.zones.extend(Zone(z.id) for z in zones)
+        announcement.save()
+    print("Portal demo login: subscription 1421 or mobile 09121234567, "
+        f"password {PORTAL_DEMO_PASSWORD}")

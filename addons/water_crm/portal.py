@@ -17,6 +17,8 @@ from trytond.transaction import Transaction
 from . import jalali
 
 logger = logging.getLogger(__name__)
+# The context of the portal's transactions: the portal speaks Persian.
+CONTEXT = {'language': 'fa'}
 TEMPLATE_DIRS = [os.path.join(os.path.dirname(__file__), 'templates')]
 PREFIX = '/portal'
 

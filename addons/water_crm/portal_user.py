@@ -4,6 +4,7 @@ or mobile number, one-time codes sent by SMS, sessions with an idle
 timeout and a CSRF token, and the back-office button that gives a party
 its portal access."""
 import datetime as dt
+import logging
 import secrets
 from time import sleep
 
@@ -26,6 +27,8 @@ from .portal import PREFIX, company, environment
 
 class PortalAccessError(UserError):
     pass
+
+logger = logging.getLogger(__name__)
 
 
 def _setting(name, default):
@@ -160,6 +163,8 @@ class User(metaclass=PoolMeta):
         count = Attempt.count(key)
         if count > config.getint('session', 'max_attempt', default=5):
             Attempt.add(key)
+            logger.warning("Portal login locked out for web user %s",
+                user.id if user else None)
             raise RateLimitException()
         Transaction().atexit(sleep, 2 ** count - 1)
         # Check a hash even without a user so that the time taken does
@@ -172,6 +177,8 @@ class User(metaclass=PoolMeta):
                 cls.write([user], {'password_hash': new_hash})
             Attempt.remove(key)
             return user
+        logger.info("Portal login failed for web user %s",
+            user.id if user else None)
         Attempt.add(key)
 
     def portal_check_password(self, password):
@@ -219,8 +226,11 @@ class User(metaclass=PoolMeta):
         Subscription = Pool().get('water.subscription')
         if not self.party:
             return []
-        return Subscription.search([('party', '=', self.party.id)],
-            order=[('state', 'ASC'), ('number', 'ASC'), ('id', 'ASC')])
+        states = ['active', 'suspended', 'terminated']
+        return sorted(
+            Subscription.search([('party', '=', self.party.id)]),
+            key=lambda s: (states.index(s.state), len(s.number or ''),
+                s.number or '', s.id))
 
     def portal_subscription(self, subscription_id):
         "The subscription of that id if the user may see it, else None"

@@ -17,7 +17,7 @@ from trytond.wsgi import app
 
 from . import validators
 from .announcement import document_type
-from .portal import PREFIX, company, portal
+from .portal import CONTEXT, PREFIX, company, portal
 from .portal_session import (
     COOKIE, anonymous_form, delete_cookie, error_page, page, safe_next,
     set_cookie, subscriber, visitor)
@@ -33,7 +33,7 @@ def portal_root(request):
 
 @app.route(PREFIX + '/', methods={'GET'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @visitor
 def home(request, pool, session):
     """Published announcements and documents, with those of the zones of a
@@ -95,7 +95,7 @@ def _password_length():
 @app.route(PREFIX + '/announcements/<int:announcement_id>/document',
     methods={'GET'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @visitor
 def announcement_document(request, pool, session, announcement_id):
     "The document of an announcement the visitor may see"
@@ -122,7 +122,7 @@ def announcement_document(request, pool, session, announcement_id):
 
 @app.route(PREFIX + '/login', methods={'GET', 'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @anonymous_form
 def login(request, pool, csrf_token):
     """Log in with a subscription or mobile number and the password;
@@ -180,7 +180,7 @@ def _log_in(request, pool, user, next_=None):
 
 @app.route(PREFIX + '/logout', methods={'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def logout(request, pool, session):
     "End the session on the server"
@@ -193,7 +193,7 @@ def logout(request, pool, session):
 
 @app.route(PREFIX + '/password', methods={'GET', 'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @anonymous_form
 def password_request(request, pool, csrf_token):
     """First access and forgotten password: send a code to the mobile of
@@ -237,7 +237,7 @@ def password_request(request, pool, csrf_token):
 
 @app.route(PREFIX + '/password/set', methods={'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @anonymous_form
 def password_set(request, pool, csrf_token):
     "Check the code sent by SMS, set the password and log in"
@@ -249,6 +249,7 @@ def password_set(request, pool, csrf_token):
     values = {
         'csrf_token': csrf_token,
         'key': key,
+        'code': _form(request, 'code', 12),
         'identifier': _form(request, 'identifier', 64),
         'minutes': code_timeout().seconds // 60,
         'password_length': _password_length(),
@@ -280,7 +281,7 @@ def password_set(request, pool, csrf_token):
 
 @app.route(PREFIX + '/dashboard', methods={'GET'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def dashboard_default(request, pool, session):
     "The dashboard of the subscription chosen last, else of the first one"
@@ -299,7 +300,7 @@ def dashboard_default(request, pool, session):
 
 @app.route(PREFIX + '/subscriptions/<int:subscription_id>', methods={'GET'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def dashboard(request, pool, session, subscription_id):
     "The dashboard of one subscription of the user"
@@ -325,7 +326,7 @@ def _profile(pool, session, status=HTTPStatus.OK, **values):
 
 @app.route(PREFIX + '/profile', methods={'GET'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def profile(request, pool, session):
     "The subscriber's details, change of password and of mobile"
@@ -336,7 +337,7 @@ def profile(request, pool, session):
 
 @app.route(PREFIX + '/profile/password', methods={'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def profile_password(request, pool, session):
     "Change the password; the current one is required"
@@ -377,7 +378,7 @@ def _mobile_taken(pool, party, mobile):
 
 @app.route(PREFIX + '/profile/mobile', methods={'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def profile_mobile(request, pool, session):
     """Start changing the mobile: with the current password, send a code
@@ -415,7 +416,7 @@ def profile_mobile(request, pool, session):
 
 @app.route(PREFIX + '/profile/mobile/confirm', methods={'POST'})
 @portal
-@with_transaction(readonly=False)
+@with_transaction(readonly=False, context=CONTEXT)
 @subscriber
 def profile_mobile_confirm(request, pool, session):
     "Check the code sent to the new mobile and make it the party's mobile"
@@ -429,6 +430,7 @@ def profile_mobile_confirm(request, pool, session):
     record = Code.pending(key, 'mobile', user=user)
     values = {
         'key': key,
+        'code': _form(request, 'code', 12),
         'mobile': record.mobile if record else None,
         'minutes': code_timeout().seconds // 60,
         }
@@ -473,7 +475,7 @@ def profile_mobile_confirm(request, pool, session):
 
 @app.route(PREFIX + '/<path:path>', methods={'GET', 'POST'})
 @portal
-@with_transaction()
+@with_transaction(context=CONTEXT)
 def not_found(request, pool, path):
     "A Persian page for the portal addresses that lead nowhere"
     return error_page(pool, HTTPStatus.NOT_FOUND)
