@@ -151,62 +151,87 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         return [(n, getattr(self, n)) for n in LINES if getattr(self, n)]
 
     @classmethod
-    def compute(cls, readings, date):
+    def compute(cls, readings, date, errors=None):
         """Unsaved bills of accepted readings, issued on date; readings of
-        one subscription must come in date order"""
+        one subscription must come in date order.
+
+        Without errors, a reading the engine cannot bill raises; with a
+        list, (reading, message) is appended to it instead, and the later
+        readings of its subscription are left alone too."""
         pool = Pool()
         Tariff = pool.get('water.tariff')
         duty, tax = vat_rates(date)
         tariffs = defaultdict(list)
         for tariff in Tariff.search([]):
-            tariffs[tariff.usage.id].append(tariff)
-        bills = []
+            tariffs[tariff.usage.id].append(tariff.to_engine(duty, tax))
+        bills, failed = [], set()
         for reading in readings:
             subscription = reading.subscription
-            connection = subscription.connection
-            versions = [t.to_engine(duty, tax)
-                for t in tariffs[connection.usage.id]]
-            if not versions:
-                raise engine.NoTariffError(reading.previous_date)
-            calculation = engine.calculate(versions,
-                reading.previous_date, reading.date, reading.consumption,
-                units=connection.housing_units, has_sewer=connection.sewer)
-            bill = cls(subscription=subscription, party=subscription.party,
-                company=subscription.company, current_reading=reading,
-                date=date, period_start=reading.previous_date,
-                period_end=reading.date,
-                previous_value=reading.previous_value,
-                current_value=reading.value,
-                days=calculation.days, consumption=reading.consumption,
-                average_monthly=Decimal(float(
-                        calculation.average_monthly)).quantize(
-                    Decimal('0.01')),
-                units=connection.housing_units,
-                total=calculation.total,
-                duty=calculation.duty, tax=calculation.tax)
-            for name in LINES:
-                setattr(bill, name, getattr(calculation, name))
-            bill.engine_input = json.dumps({
-                    'usage': connection.usage.code,
-                    'previous_date': reading.previous_date.isoformat(),
-                    'current_date': reading.date.isoformat(),
-                    'consumption': reading.consumption,
-                    'units': connection.housing_units,
-                    'has_sewer': bool(connection.sewer),
-                    'duty_percent': str(duty),
-                    'tax_percent': str(tax),
-                    'tariffs': [_tariff_json(v) for v in versions],
-                    }, ensure_ascii=False)
-            bill.segments = json.dumps([{
-                        'tariff_start': s.tariff.start.isoformat(),
-                        'first': s.first.isoformat(),
-                        'last': s.last.isoformat(),
-                        'days': s.days,
-                        'consumption': str(s.consumption),
-                        'above_pattern': s.above_pattern,
-                        } for s in calculation.segments])
-            bills.append(bill)
+            if subscription in failed:
+                errors.append((reading, gettext(
+                            'water_billing.msg_bill_earlier_failed')))
+                continue
+            try:
+                bills.append(cls._compute(reading, date,
+                        tariffs[subscription.connection.usage.id],
+                        duty, tax))
+            except engine.EngineError as exception:
+                if errors is None:
+                    raise
+                if isinstance(exception, engine.NoTariffError):
+                    message = gettext('water_billing.msg_bill_no_tariff',
+                        usage=subscription.connection.usage.rec_name,
+                        date=jalali.format_date(exception.date))
+                else:
+                    message = str(exception)
+                errors.append((reading, message))
+                failed.add(subscription)
         return bills
+
+    @classmethod
+    def _compute(cls, reading, date, versions, duty, tax):
+        subscription = reading.subscription
+        connection = subscription.connection
+        if not versions:
+            raise engine.NoTariffError(reading.previous_date)
+        calculation = engine.calculate(versions,
+            reading.previous_date, reading.date, reading.consumption,
+            units=connection.housing_units, has_sewer=connection.sewer)
+        bill = cls(subscription=subscription, party=subscription.party,
+            company=subscription.company, current_reading=reading,
+            date=date, period_start=reading.previous_date,
+            period_end=reading.date,
+            previous_value=reading.previous_value,
+            current_value=reading.value,
+            days=calculation.days, consumption=reading.consumption,
+            average_monthly=round(
+                Decimal(calculation.average_monthly.numerator)
+                / calculation.average_monthly.denominator, 2),
+            units=connection.housing_units,
+            total=calculation.total,
+            duty=calculation.duty, tax=calculation.tax)
+        for name in LINES:
+            setattr(bill, name, getattr(calculation, name))
+        bill.engine_input = json.dumps({
+                'usage': connection.usage.code,
+                'previous_date': reading.previous_date.isoformat(),
+                'current_date': reading.date.isoformat(),
+                'consumption': reading.consumption,
+                'units': connection.housing_units,
+                'has_sewer': bool(connection.sewer),
+                'duty_percent': str(duty),
+                'tax_percent': str(tax),
+                'tariffs': [_tariff_json(v) for v in versions],
+                }, ensure_ascii=False)
+        bill.segments = json.dumps([{
+                    'tariff_start': s.tariff.start.isoformat(),
+                    'first': s.first.isoformat(),
+                    'last': s.last.isoformat(),
+                    'days': s.days,
+                    'consumption': str(s.consumption),
+                    'above_pattern': s.above_pattern,
+                    } for s in calculation.segments])
+        return bill
 
     @classmethod
     def set_debt(cls, bills):
@@ -316,8 +341,9 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         for bill, invoice in zip(bills, invoices):
             bill.invoice = invoice
         cls.save(bills)
-        with Transaction().set_context(_skip_warnings=True):
-            Invoice.post(invoices)
+        # the taxes were computed just above: post as the batch posting
+        # of account_invoice does, without checking them a second time
+        Invoice._post(invoices)
         for bill, invoice in zip(bills, Invoice.browse(invoices)):
             if invoice.total_amount != bill.total:
                 raise BillError(gettext(

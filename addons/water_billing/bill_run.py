@@ -5,7 +5,6 @@ from sql.aggregate import Count
 
 from trytond import backend
 from trytond.model import ModelSQL, ModelView, Workflow, fields
-from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
@@ -13,9 +12,9 @@ from trytond.transaction import Transaction
 
 from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
 
-from . import engine
 
-CHUNK = 100
+# posting cost grows faster than the chunk: 50 bills keep it near linear
+CHUNK = 50
 
 
 class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
@@ -143,22 +142,25 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
         cls.write(runs, {'state': 'running'})
         cls.process(runs)
 
+    def chunks(self):
+        """The ids of the pending readings in chunks; the readings of a
+        subscription stay in one chunk, in date order"""
+        chunks, chunk, last = [], [], None
+        for reading in self.pending_readings():
+            if len(chunk) >= CHUNK and reading.subscription != last:
+                chunks.append(chunk)
+                chunk = []
+            chunk.append(reading.id)
+            last = reading.subscription
+        if chunk:
+            chunks.append(chunk)
+        return chunks
+
     @classmethod
     def process(cls, runs):
         "Queue the pending readings of each run in chunks"
         for run in runs:
-            readings = run.pending_readings()
-            # a subscription's readings stay in one chunk, in date order
-            chunks, chunk, last = [], [], None
-            for reading in readings:
-                if (len(chunk) >= CHUNK
-                        and reading.subscription != last):
-                    chunks.append(chunk)
-                    chunk = []
-                chunk.append(reading.id)
-                last = reading.subscription
-            if chunk:
-                chunks.append(chunk)
+            chunks = run.chunks()
             for chunk in chunks:
                 cls.__queue__.bill_chunk(run, chunk)
             if not chunks:
@@ -183,22 +185,20 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
                     ('subscription', 'in',
                         list({r.subscription.id for r in readings})),
                     ]))
-        bills, errors = [], []
-        for reading in readings:
-            try:
-                bill, = Bill.compute([reading], run.bill_date)
-            except (engine.EngineError, UserError) as exception:
-                errors.append(Error(run=run,
-                        subscription=reading.subscription, reading=reading,
-                        message=str(exception)))
-                continue
+        failures = []
+        bills = Bill.compute(readings, run.bill_date, errors=failures)
+        for bill in bills:
             bill.run = run
-            bills.append(bill)
+        errors = [Error(run=run, subscription=reading.subscription,
+                reading=reading, message=message)
+            for reading, message in failures]
         Bill.set_debt(bills)
         Bill.save(bills)
         Bill.post(bills)
         Error.save(errors)
-        if not run.pending_readings():
+        # done when what is left waits for the staff to mend its error
+        failed = {e.reading for e in Error.search([('run', '=', run.id)])}
+        if all(r in failed for r in run.pending_readings()):
             cls.finish([run])
 
     @classmethod

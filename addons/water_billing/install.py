@@ -177,16 +177,22 @@ def demo(config, options):
     folder = os.path.join(os.path.dirname(__file__), 'tests')
     Tariff = Model.get('water.tariff', config=config)
     if not Tariff.find([]):
-        with open(os.path.join(folder, 'seed_tariffs.csv'),
-                encoding='utf-8') as fp:
-            text = fp.read()
-        in_transaction(options, lambda: import_tariffs(text))
+        # the reference customer's tariffs and national-style ones for
+        # the usages of the generated zone
+        for name in ['seed_tariffs.csv', 'demo_tariffs.csv']:
+            with open(os.path.join(folder, name), encoding='utf-8') as fp:
+                text = fp.read()
+            in_transaction(options, lambda: import_tariffs(text))
 
     with open(os.path.join(folder, 'seed_readings.csv'),
             encoding='utf-8') as fp:
         seed = list(csv.DictReader(fp))
     in_transaction(options, lambda: _demo_1421(seed))
-    in_transaction(options, _demo_zone)
+    run = in_transaction(options, _demo_zone)
+    if run is not None:
+        # as the queue would: each chunk commits on its own
+        for chunk in in_transaction(options, lambda: _chunks(run)):
+            in_transaction(options, lambda: _bill_chunk(run, chunk))
 
 
 def _demo_1421(seed):
@@ -230,8 +236,11 @@ def _demo_zone():
     Reading = pool.get('water.reading')
     BillRun = pool.get('water.bill.run')
     zones = Zone.search([('name', '=', 'دهکده نمونه')])
-    if not zones or BillRun.search([('zone', '=', zones[0].id)]):
+    if not zones:
         return
+    runs = BillRun.search([('zone', '=', zones[0].id)])
+    if runs:
+        return runs[0].id if runs[0].state == 'running' else None
     zone, = zones
     rng = random.Random(1405)
     subscriptions = Subscription.search([
@@ -253,11 +262,16 @@ def _demo_zone():
     run = BillRun(zone=zone, date=date, bill_date=date)
     run.save()
     BillRun.write([run], {'state': 'running'})
-    for chunk in _chunks(run):
-        BillRun.bill_chunk(run, chunk)
+    return run.id
 
 
-def _chunks(run):
-    from .bill_run import CHUNK
-    ids = [r.id for r in run.pending_readings()]
-    return [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+def _chunks(run_id):
+    from trytond.pool import Pool
+    BillRun = Pool().get('water.bill.run')
+    return BillRun.chunks(BillRun(run_id))
+
+
+def _bill_chunk(run_id, chunk):
+    from trytond.pool import Pool
+    BillRun = Pool().get('water.bill.run')
+    BillRun.bill_chunk(BillRun(run_id), chunk)

@@ -79,6 +79,9 @@ def _modules_fingerprint():
     return digest.hexdigest()
 
 
+_LOCKS = {}
+
+
 def in_transaction(options, func, commit=True):
     """Return func() called in a transaction on the database of the options
     as the admin user, with his preferences (company, language) as context.
@@ -93,7 +96,9 @@ def in_transaction(options, func, commit=True):
         User = pool.get('res.user')
         admin, = User.search([('login', '=', 'admin')])
         context = User._get_preferences(admin, context_only=True)
-    extras = {}
+    # the records a transaction had to lock (the invoice and move
+    # sequences...) are locked up front by the next ones
+    extras = _LOCKS.setdefault(options.database, {})
     while True:
         with Transaction().start(options.database, admin.id,
                 context=context, **extras) as transaction:
