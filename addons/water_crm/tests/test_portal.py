@@ -676,8 +676,9 @@ class PortalTestCase(RouteTestCase):
                 'csrf_token': csrf(page), 'mobile': '0913',
                 'current': 'wrong'})
         self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
-        self.assertIn('id="e-mobile"', response.text)
-        self.assertIn('id="e-current"', response.text)
+        self.assertIn('id="e-mobile-mobile"', response.text)
+        self.assertIn('id="e-mobile-current"', response.text)
+        self.assertNotIn('id="e-current"', response.text)
         self.assertEqual(self.sms('0913'), [])
 
         response = client.post('/portal/profile/mobile', data={
