@@ -54,9 +54,12 @@ database = {self.database}
 
     @property
     def env(self):
+        # only the database URI passes: tests run before may have left
+        # other Tryton settings in the environment
         env = {k: v for k, v in os.environ.items()
-            if k not in {'DB_NAME', 'DB_CACHE', 'TRYTOND_DATABASE__PATH',
-                'TRYTOND_WEB__ROOT', 'TRYTOND_WEB__LISTEN'}}
+            if not k.startswith(('TRYTOND_', 'DB_'))}
+        if os.environ.get('TRYTOND_DATABASE__URI'):
+            env['TRYTOND_DATABASE__URI'] = os.environ['TRYTOND_DATABASE__URI']
         env['TRYTOND_CONFIG'] = self.config
         return env
 

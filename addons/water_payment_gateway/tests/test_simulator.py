@@ -396,9 +396,12 @@ class BankSimulatorCommandTestCase(unittest.TestCase):
 
     def water(self, *args, **kwargs):
         command = os.path.join(os.path.dirname(sys.executable), 'water')
+        # the tests before may have left Tryton settings in the environment
+        env = {k: v for k, v in os.environ.items()
+            if not k.startswith(('TRYTOND_', 'DB_'))}
         return subprocess.Popen([command, 'bank-simulator', *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            **kwargs)
+            env=env, **kwargs)
 
     def test_runs_until_interrupted(self):
         "The command prints the URLs and serves until Ctrl-C"
