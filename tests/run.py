@@ -3,56 +3,101 @@
 scenario tests, and the cross-module tests of this folder.
 
 SQLite in memory by default; PostgreSQL when TRYTOND_DATABASE__URI points
-at one. Prints 'N passed, N failed, N skipped' and fails on any failure or
-when no test ran."""
+at one. The test files are shared between two processes (one per core),
+each with its own database. Prints 'N passed, N failed, N skipped' and
+fails on any failure or when no test ran.
+
+    tests/run.py                 every test
+    tests/run.py test_engine     the test files whose name has test_engine
+"""
 import glob
 import os
+import subprocess
 import sys
 import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ['water_crm', 'water_billing', 'water_payment_gateway']
+WORKERS = 2
 
 
-
-def suite():
-    loader = unittest.TestLoader()
-    tests = unittest.TestSuite()
-    selected = sys.argv[1:]
+def test_names():
+    "The dotted names of every test file, the longest-running first"
+    names = []
     for module in MODULES:
-        for path in sorted(glob.glob(
-                    os.path.join(ROOT, 'addons', module, 'tests', 'test_*.py'))):
-            name = (f'trytond.modules.{module}.tests.'
-                + os.path.basename(path)[:-3])
-            if not selected or any(name.startswith(s) or s in name
-                    for s in selected):
-                tests.addTests(loader.loadTestsFromName(name))
-    sys.path.insert(0, os.path.join(ROOT, 'tests'))
+        for path in sorted(glob.glob(os.path.join(
+                        ROOT, 'addons', module, 'tests', 'test_*.py'))):
+            names.append((f'trytond.modules.{module}.tests.'
+                    + os.path.basename(path)[:-3], os.path.getsize(path)))
     for path in sorted(glob.glob(os.path.join(ROOT, 'tests', 'test_*.py'))):
-        name = os.path.basename(path)[:-3]
-        if not selected or any(s in name for s in selected):
-            tests.addTests(loader.loadTestsFromName(name))
-    return tests
+        names.append((os.path.basename(path)[:-3], os.path.getsize(path)))
+    return [n for n, _ in sorted(names, key=lambda n: -n[1])]
 
 
-def main():
-    os.environ.setdefault('DB_CACHE', os.path.join(ROOT, 'var', 'cache'))
-    os.makedirs(os.environ['DB_CACHE'], exist_ok=True)
-    if os.environ.get('TRYTOND_DATABASE__URI', '').startswith('postgresql'):
-        os.environ.setdefault('DB_NAME', f'test_{os.getpid()}')
-    start = time.monotonic()
-    result = unittest.TextTestRunner(verbosity=1).run(suite())
+def run(names):
+    "Run the tests of names in this process; return (passed, failed, skipped)"
+    sys.path.insert(0, os.path.join(ROOT, 'tests'))
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for name in names:
+        suite.addTests(loader.loadTestsFromName(name))
+    result = unittest.TextTestRunner(verbosity=1).run(suite)
     failed = len(result.failures) + len(result.errors) + len(
         result.unexpectedSuccesses)
     skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    return result.testsRun - failed - skipped, failed, skipped
+
+
+def main(argv):
+    os.environ.setdefault('DB_CACHE', os.path.join(ROOT, 'var', 'cache'))
+    os.makedirs(os.environ['DB_CACHE'], exist_ok=True)
+    postgresql = os.environ.get(
+        'TRYTOND_DATABASE__URI', '').startswith('postgresql')
+    start = time.monotonic()
+    if argv and argv[0] == '--names':
+        if postgresql:
+            os.environ.setdefault('DB_NAME', f'test_{os.getpid()}')
+        passed, failed, skipped = run(argv[1:])
+        print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+        return 0
+    names = test_names()
+    if argv:
+        names = [n for n in names if any(s in n for s in argv)]
+    # greedy split of the files, the biggest first, between the workers
+    parts = [[] for _ in range(WORKERS)]
+    for index, name in enumerate(names):
+        parts[index % WORKERS].append(name)
+    logs, processes = [], []
+    for number, part in enumerate(p for p in parts if p):
+        log = open(os.path.join(
+                os.environ['DB_CACHE'], f'run-{number}.log'), 'w+')
+        logs.append(log)
+        # a cache per worker: two processes never build the same file
+        cache = os.path.join(os.environ['DB_CACHE'], str(number))
+        os.makedirs(cache, exist_ok=True)
+        processes.append(subprocess.Popen(
+                [sys.executable, __file__, '--names', *part],
+                stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, 'DB_CACHE': cache}))
+    totals = [0, 0, 0]
+    for process, log in zip(processes, logs):
+        process.wait()
+        log.seek(0)
+        output = log.read()
+        sys.stdout.write(output)
+        counts = output.rstrip().splitlines()[-1].split() if output else []
+        if len(counts) == 6 and counts[1] == 'passed,':
+            for i in range(3):
+                totals[i] += int(counts[2 * i])
+        else:
+            totals[1] += 1
+            print(f"a test process ended abnormally ({process.returncode})")
+    passed, failed, skipped = totals
     print(f"\n{passed} passed, {failed} failed, {skipped} skipped "
         f"in {time.monotonic() - start:.0f}s")
-    if failed or not result.testsRun:
-        return 1
-    return 0
+    return 1 if failed or not passed else 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
