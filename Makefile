@@ -17,7 +17,9 @@ run: setup
 	@echo
 	@echo "  Back office (Tryton web client): http://localhost:8000/"
 	@echo "      database $(DATABASE), login admin, password $(ADMIN_PASSWORD)"
+	@echo "      staff demo users service, reader, billing: password water-demo"
 	@echo "  Customer portal:                 http://localhost:8000/portal/"
+	@echo "      subscription 1421 (or mobile 09121234567), password water-1421"
 	@echo
 	$(BIN)/trytond -c $(CONFIG) -d $(DATABASE)
 
