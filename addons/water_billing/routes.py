@@ -309,7 +309,10 @@ def self_reading(request, pool, session, subscription_id):
         if problem == 'below_previous':
             values['previous'] = Reading._anchor(reading)[2]
     photo = request.files.get('photo')
-    data = photo.read(upload_size() + 1) if photo else b''
+    data = b''
+    if photo:
+        data = photo.read(upload_size() + 1)
+        photo.close()
     if not data:
         errors['photo'] = 'required'
     elif len(data) > upload_size():

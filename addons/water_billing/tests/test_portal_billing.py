@@ -3,7 +3,7 @@
 water-sales history, the latest bill, its print, bills by id, and the
 self-declared reading; a subscriber reaches nothing of another."""
 import configparser
-import datetime as dt
+import io
 import os
 import re
 from http import HTTPStatus
@@ -289,7 +289,7 @@ class PortalBillingTestCase(RouteTestCase):
         if token:
             data['csrf_token'] = csrf(form)
         if photo is not None:
-            data['photo'] = (__import__('io').BytesIO(photo), 'meter.png')
+            data['photo'] = (io.BytesIO(photo), 'meter.png')
         return client.post(url, data=data,
             content_type='multipart/form-data')
 
