@@ -106,6 +106,19 @@ def upload_limit(func):
     return wrapper
 
 
+def installed(func):
+    """Answer 404 where the database served has no water_billing: the
+    routes of the server are those of every module it knows"""
+    @functools.wraps(func)
+    def wrapper(request, pool, session, *args, **kwargs):
+        try:
+            pool.get('water.bill')
+        except KeyError:
+            return error_page(pool, HTTPStatus.NOT_FOUND, session=session)
+        return func(request, pool, session, *args, **kwargs)
+    return wrapper
+
+
 def _see_other(location):
     return redirect(location, code=HTTPStatus.SEE_OTHER)
 
@@ -154,6 +167,7 @@ def _bill_page(pool, session, bill, subscription, latest=False):
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
+@installed
 def bills(request, pool, session, subscription_id):
     "All the bills of a subscription with their paid or unpaid state"
     subscription = session.user.portal_subscription(subscription_id)
@@ -168,6 +182,7 @@ def bills(request, pool, session, subscription_id):
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
+@installed
 def latest_bill(request, pool, session, subscription_id):
     "The latest bill of a subscription, to pay and print"
     subscription = session.user.portal_subscription(subscription_id)
@@ -184,6 +199,7 @@ def latest_bill(request, pool, session, subscription_id):
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
+@installed
 def bill(request, pool, session, bill_id):
     "One bill of the user's subscriptions"
     bill, subscription = _own_bill(pool, session, bill_id)
@@ -196,6 +212,7 @@ def bill(request, pool, session, bill_id):
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
+@installed
 def bill_print(request, pool, session, bill_id):
     "The PDF of one bill of the user's, as the back office prints it"
     BillReport = pool.get('water.bill', type='report')
@@ -273,6 +290,7 @@ def _check_value(pool, reading, typed):
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
+@installed
 def self_reading(request, pool, session, subscription_id):
     """Declare the meter value with a photo of the meter; the reading goes
     through the checks of every reading and the outcomes are listed"""

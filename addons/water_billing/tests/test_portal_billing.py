@@ -365,3 +365,22 @@ class PortalBillingTestCase(RouteTestCase):
             subscription=self.subscription('2001'))
         self.assertEqual(response.status_code, HTTPStatus.NOT_FOUND)
         self.assertEqual(self.self_readings(), [])
+
+    def test_reading_outcome(self):
+        "A doubtful value waits for the staff; the subscriber sees their word"
+        client = self.logged_in()
+        response = self.post_reading(client, '220')
+
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(self.self_readings(), [(220, 'flagged', PNG)])
+        url = f'/portal/subscriptions/{self.subscription()}/reading'
+        response = client.get(url)
+        self.assertIn('در انتظار بررسی کارشناس', response.text)
+
+        with Transaction().start(DB_NAME, 0) as transaction:
+            Reading = Pool().get('water.reading')
+            Reading.reject(Reading.search([('kind', '=', 'self')]))
+            transaction.commit()
+        response = client.get(url)
+        self.assertIn('پذیرفته نشد', response.text)
+        self.assertNotIn('در انتظار بررسی کارشناس', response.text)
