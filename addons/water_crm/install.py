@@ -53,6 +53,13 @@ def setup(config, options):
         admin.language = persian
         admin.save()
     config._context = User.get_preferences(True, {})
+    # the company and accounts are set up here: don't send the admin
+    # through Tryton's module configuration wizard at first login
+    Item = Model.get('ir.module.config_wizard.item', config=config)
+    items = Item.find([('state', '=', 'open')])
+    for item in items:
+        item.state = 'done'
+    Item.save(items)
 
 
 FIRST_NAMES = [
