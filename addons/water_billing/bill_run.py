@@ -133,6 +133,9 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
     @ModelView.button
     @Workflow.transition('running')
     def start(cls, runs):
+        # running before processing, so that a run with nothing to bill
+        # finishes at once instead of staying running
+        cls.write(runs, {'state': 'running'})
         cls.process(runs)
 
     @classmethod
@@ -176,6 +179,11 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
         Bill = pool.get('water.bill')
         Error = pool.get('water.bill.run.error')
         run = cls(int(run))
+        if Transaction().context.get('company') != run.company.id:
+            # a task has the context of whoever queued it; the bills take
+            # the accounts and taxes of the run's company
+            with Transaction().set_context(company=run.company.id):
+                return cls.bill_chunk(run.id, reading_ids)
         billed = {b.current_reading.id for b in Bill.search([
                     ('current_reading', 'in', reading_ids)])}
         readings = Reading.browse(

@@ -1,6 +1,7 @@
 # This file is part of the water utility modules.
 """The `water simulate` and `water billid` commands: the tariff engine and
-the bill ID / payment ID, without a database."""
+the bill ID / payment ID, without a database; and `water import-readings`,
+on the database."""
 import json
 import sys
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -168,8 +169,29 @@ def billid_make(options):
     return 0
 
 
+def import_readings(options):
+    """Import the readings of a handheld's CSV export: all the file or
+    nothing, with the reason for every rejected row, including the values
+    that confirming would refuse. Importing the same file again creates
+    nothing."""
+    from trytond.modules.water_crm.cli import in_transaction
+
+    from .reading_import import import_readings
+    try:
+        with open(options.file, encoding='utf-8-sig') as fp:
+            text = fp.read()
+    except (OSError, UnicodeDecodeError) as exception:
+        return _fail('import-readings', f"cannot read {options.file}: "
+            f"{exception}")
+    report = in_transaction(options,
+        lambda: import_readings(text, dry_run=options.dry_run),
+        commit=not options.dry_run)
+    print(report, file=sys.stderr if report.rejections else sys.stdout)
+    return 1 if report.rejections else 0
+
+
 def register(subparsers):
-    "Add simulate and billid to the `water` command"
+    "Add simulate, billid and import-readings to the `water` command"
     parser = subparsers.add_parser('simulate', help=simulate.__doc__,
         description=simulate.__doc__ + ". Dates are Jalali YYYY/MM/DD.")
     parser.add_argument('--tariffs', required=True, metavar='FILE.csv',
@@ -208,3 +230,13 @@ def register(subparsers):
         help="Jalali year (its last digit is used)")
     make.add_argument('--period', required=True, help="period, 0 to 99")
     make.set_defaults(func=billid_make)
+
+    parser = subparsers.add_parser('import-readings',
+        help="import the readings of a meter reader's handheld",
+        description=import_readings.__doc__)
+    parser.add_argument('file', metavar='FILE.csv',
+        help="columns subscription, reading_date (Jalali), value and "
+        "optionally meter_serial, kind, note")
+    parser.add_argument('--dry-run', action='store_true',
+        help="check the file and tell what would change, write nothing")
+    parser.set_defaults(func=import_readings)

@@ -286,6 +286,26 @@ class Reading(JalaliMixin, Workflow, ModelSQL, ModelView):
         consumption = sum(r.consumption for r in accepted)
         return consumption * days / total_days
 
+    def set_consumption(self):
+        """Set the previous date and value, the consumption and the
+        rollover from the reading this one counts from; raise ReadingError
+        when it cannot count from one. Nothing is saved."""
+        if self.value is None:
+            raise ReadingError(gettext(
+                    'water_billing.msg_reading_no_value',
+                    reading=self.rec_name))
+        anchor = self._anchor(self)
+        if anchor is None:
+            raise ReadingError(gettext(
+                    'water_billing.msg_reading_no_previous',
+                    reading=self.rec_name))
+        self.previous_date, _, self.previous_value = anchor
+        if self.previous_date >= self.date:
+            raise ReadingError(gettext(
+                    'water_billing.msg_reading_not_after_previous',
+                    reading=self.rec_name))
+        self.consumption, self.rollover = self._consumption(anchor)
+
     def check_plausibility(self, configuration):
         "Return the reasons to hold the reading for the staff"
         flags = []
@@ -329,22 +349,7 @@ class Reading(JalaliMixin, Workflow, ModelSQL, ModelView):
         for reading in sorted(readings, key=lambda r: (r.date, r.id)):
             if reading.state != 'draft':
                 continue
-            if reading.value is None:
-                raise ReadingError(gettext(
-                        'water_billing.msg_reading_no_value',
-                        reading=reading.rec_name))
-            anchor = cls._anchor(reading)
-            if anchor is None:
-                raise ReadingError(gettext(
-                        'water_billing.msg_reading_no_previous',
-                        reading=reading.rec_name))
-            reading.previous_date, _, reading.previous_value = anchor
-            if reading.previous_date >= reading.date:
-                raise ReadingError(gettext(
-                        'water_billing.msg_reading_not_after_previous',
-                        reading=reading.rec_name))
-            reading.consumption, reading.rollover = reading._consumption(
-                anchor)
+            reading.set_consumption()
             flags = reading.check_plausibility(configuration)
             # a control reading settles the doubt it was ordered for
             if reading.kind == 'control':

@@ -181,8 +181,9 @@ def read(file):
 
 
 def format_number(number):
-    "A decimal without exponent"
-    return f'{Decimal(number):f}'
+    """A decimal without exponent nor trailing zeros, as people write it:
+    the database gives 3.00 for 3"""
+    return f'{Decimal(number).normalize():f}'
 
 
 def format_bands(bands):
