@@ -13,10 +13,10 @@ is skipped, so that importing a file again creates nothing; an empty draft
 reading of the reading sheet for that date is filled in."""
 from collections import defaultdict
 
-from trytond.i18n import gettext
 from trytond.model import ModelView, fields
 from trytond.model.exceptions import ValidationError
 from trytond.modules.water_crm import jalali
+from trytond.modules.water_crm.subscriber_import import CsvImportMixin
 from trytond.pool import Pool
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
@@ -221,7 +221,7 @@ class _Plan:
             self.Reading.confirm(sub_readings)
 
 
-class ImportReadings(Wizard):
+class ImportReadings(CsvImportMixin, Wizard):
     "Import Readings"
     __name__ = 'water.reading.import'
     start = StateView('water.reading.import.start',
@@ -237,28 +237,10 @@ class ImportReadings(Wizard):
             Button("Close", 'end', 'tryton-close', default=True),
             ])
 
-    def _run(self, dry_run):
-        try:
-            text = self.start.file.decode('utf-8-sig')
-        except UnicodeDecodeError:
-            raise ReadingImportError(gettext(
-                    'water_billing.msg_reading_import_not_utf8'))
-        report = import_readings(text, dry_run=dry_run)
-        if report.rejections and not dry_run:
-            raise ReadingImportError(gettext(
-                    'water_billing.msg_reading_import_rejected',
-                    report=str(report)))
-        self.start.report = str(report)
-        return 'result'
-
-    def transition_check(self):
-        return self._run(dry_run=True)
-
-    def transition_import_(self):
-        return self._run(dry_run=False)
-
-    def default_result(self, fields):
-        return {'report': self.start.report}
+    _import = staticmethod(import_readings)
+    _error = ReadingImportError
+    _msg_not_utf8 = 'water_billing.msg_reading_import_not_utf8'
+    _msg_rejected = 'water_billing.msg_reading_import_rejected'
 
 
 class ImportReadingsStart(ModelView):

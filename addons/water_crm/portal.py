@@ -10,7 +10,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, abort
 
 from trytond import config
-from trytond.pool import Pool
 from trytond.protocols.wrappers import Response, with_pool
 from trytond.transaction import Transaction
 

@@ -326,7 +326,35 @@ def _unique(records):
     return result
 
 
-class ImportSubscribers(Wizard):
+class CsvImportMixin:
+    """Check and Import transitions of a wizard that imports a CSV file
+    with `_import(text, dry_run)` returning a report: a dry run shows the
+    report, a real run with a rejected row raises `_error` with it"""
+    __slots__ = ()
+
+    def _run(self, dry_run):
+        try:
+            text = self.start.file.decode('utf-8-sig')
+        except UnicodeDecodeError:
+            raise self._error(gettext(self._msg_not_utf8))
+        report = self._import(text, dry_run=dry_run)
+        if report.rejections and not dry_run:
+            raise self._error(gettext(
+                    self._msg_rejected, report=str(report)))
+        self.start.report = str(report)
+        return 'result'
+
+    def transition_check(self):
+        return self._run(dry_run=True)
+
+    def transition_import_(self):
+        return self._run(dry_run=False)
+
+    def default_result(self, fields):
+        return {'report': self.start.report}
+
+
+class ImportSubscribers(CsvImportMixin, Wizard):
     "Import Subscribers"
     __name__ = 'water.subscriber.import'
     start = StateView('water.subscriber.import.start',
@@ -342,26 +370,10 @@ class ImportSubscribers(Wizard):
             Button("Close", 'end', 'tryton-close', default=True),
             ])
 
-    def _run(self, dry_run):
-        try:
-            text = self.start.file.decode('utf-8-sig')
-        except UnicodeDecodeError:
-            raise ImportError_(gettext('water_crm.msg_import_not_utf8'))
-        report = import_subscribers(text, dry_run=dry_run)
-        if report.rejections and not dry_run:
-            raise ImportError_(gettext(
-                    'water_crm.msg_import_rejected', report=str(report)))
-        self.start.report = str(report)
-        return 'result'
-
-    def transition_check(self):
-        return self._run(dry_run=True)
-
-    def transition_import_(self):
-        return self._run(dry_run=False)
-
-    def default_result(self, fields):
-        return {'report': self.start.report}
+    _import = staticmethod(import_subscribers)
+    _error = ImportError_
+    _msg_not_utf8 = 'water_crm.msg_import_not_utf8'
+    _msg_rejected = 'water_crm.msg_import_rejected'
 
 
 class ImportSubscribersStart(ModelView):
