@@ -2,9 +2,12 @@
 import datetime as dt
 import json
 import logging
+import re
+from decimal import Decimal
 
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Workflow, fields
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
@@ -389,6 +392,112 @@ def _raw_values(raw):
         'raw_request': dumps(raw.get('request')),
         'raw_response': dumps(raw.get('response') or raw.get('error')),
         }
+
+
+def format_value(value):
+    """A value written for an SMS: numbers in Persian digits with
+    separators, dates in the Jalali calendar and text as it is"""
+    if value is None:
+        return ''
+    if isinstance(value, bool):
+        return "بله" if value else "خیر"
+    if isinstance(value, (int, Decimal, float)):
+        if isinstance(value, int) or value == int(value):
+            text = f'{int(value):,}'
+        else:
+            text = f'{value:,.2f}'.rstrip('0')
+        return jalali.to_persian_digits(
+            text.replace(',', '٬').replace('.', '٫'))
+    if isinstance(value, (dt.date, dt.datetime)):
+        return jalali.format_date(value, persian_digits=True)
+    return str(value)
+
+
+_PLACEHOLDER = re.compile(r'\{([A-Za-z_][A-Za-z0-9_]*)\}')
+
+
+def render_body(body, values):
+    """The text of body with each {name} replaced by its value; a
+    placeholder without a value and any other brace are kept as written"""
+    def replace(match):
+        name = match.group(1)
+        if name in values:
+            return format_value(values[name])
+        return match.group(0)
+    return _PLACEHOLDER.sub(replace, body)
+
+
+class SmsTemplate(DeactivableMixin, ModelSQL, ModelView):
+    "SMS Template"
+    __name__ = 'water.sms.template'
+
+    code = fields.Char("Code", required=True, strip=False,
+        help="The name by which the programs find the template.")
+    name = fields.Char("Name", required=True, translate=True)
+    body = fields.Text("Body", required=True,
+        help="The Persian text of the SMS; {name} is replaced by the value "
+        "of name, for example {amount}, {number} or {company_name}; "
+        "numbers are written in Persian digits and dates in the Jalali "
+        "calendar.")
+    placeholders = fields.Char("Placeholders", readonly=True,
+        help="The values the program gives to this template.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('code_unique', Unique(t, t.code),
+                'water_crm.msg_sms_template_code_unique'),
+            ]
+        cls._order = [('code', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def _get(cls, code):
+        with Transaction().set_context(active_test=False):
+            templates = cls.search([('code', '=', code)], limit=1)
+        return templates[0] if templates else None
+
+    @classmethod
+    def common_values(cls):
+        "The values every template may use"
+        pool = Pool()
+        Company = pool.get('company.company')
+        company_id = Transaction().context.get('company')
+        values = {}
+        if company_id is not None and company_id >= 0:
+            values['company_name'] = Company(company_id).rec_name
+        return values
+
+    @classmethod
+    def render(cls, code, **values):
+        """Return the text of the template code with values, or None when
+        the template does not exist or is not active"""
+        template = cls._get(code)
+        if not template or not template.active:
+            return None
+        return template.render_with(**values)
+
+    def render_with(self, **values):
+        return render_body(self.body, {**self.common_values(), **values})
+
+    @classmethod
+    def send(cls, code, mobile, party=None, origin=None, **values):
+        """Queue the SMS of template code to mobile and return it
+
+        Nothing is sent (and None is returned) when the template is not
+        active or there is no mobile."""
+        Sms = Pool().get('water.sms')
+        body = cls.render(code, **values)
+        if not body or not mobile:
+            return None
+        message = {'mobile': mobile, 'body': body}
+        if party is not None:
+            message['party'] = party
+        if origin is not None:
+            message['origin'] = origin
+        sms, = Sms.send([message])
+        return sms
 
 
 class Cron(metaclass=PoolMeta):
