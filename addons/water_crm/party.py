@@ -1,7 +1,7 @@
 # This file is part of the water utility modules.
 from trytond.i18n import gettext
 from trytond.model import Unique, fields
-from trytond.pool import PoolMeta
+from trytond.pool import Pool, PoolMeta
 
 from . import validators
 from .common import InvalidFieldValue, NormalizeMixin
@@ -98,3 +98,31 @@ class ContactMechanism(metaclass=PoolMeta):
                         model=mechanism.party.rec_name,
                         value=mechanism.value,
                         reason=exception.reason)) from exception
+
+
+class PartyReplace(metaclass=PoolMeta):
+    __name__ = 'party.replace'
+
+    @classmethod
+    def fields_to_replace(cls):
+        return super().fields_to_replace() + [
+            ('water.subscription', 'party'),
+            ('water.sms', 'party'),
+            ]
+
+
+class PartyErase(metaclass=PoolMeta):
+    __name__ = 'party.erase'
+
+    def to_erase(self, party_id):
+        pool = Pool()
+        Party = pool.get('party.party')
+        Sms = pool.get('water.sms')
+        return super().to_erase(party_id) + [
+            (Party, [('id', '=', party_id)], True,
+                ['national_code', 'father_name', 'birth_certificate_number'],
+                [None, None, None]),
+            (Sms, [('party', '=', party_id)], True,
+                ['mobile', 'body'],
+                ['****', '****']),
+            ]

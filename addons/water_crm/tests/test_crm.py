@@ -563,6 +563,61 @@ class WaterCrmTestCase(CompanyTestMixin, ModuleTestCase):
                 ['terminated', 'active'])
 
     @with_transaction()
+    def test_party_replace(self):
+        "Replacing a duplicate party moves its subscriptions and SMS"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Replace = pool.get('party.replace', type='wizard')
+        Sms = pool.get('water.sms')
+        company = create_company()
+        with set_company(company):
+            connection = create_premise(company)
+            duplicate = create_party()
+            subscription = create_subscription(connection, duplicate, '1421')
+            sms, = Sms.create([{'mobile': '09121234567', 'body': "سلام",
+                        'party': duplicate.id}])
+            party = create_party("حسین رضایی")
+
+            session_id, _, _ = Replace.create()
+            replace = Replace(session_id)
+            replace.ask.source = duplicate
+            replace.ask.destination = party
+            replace.transition_replace()
+
+            Subscription = pool.get('water.subscription')
+            self.assertEqual(Subscription.read([subscription.id], ['party']),
+                [{'id': subscription.id, 'party': party.id}])
+            self.assertEqual(Sms.read([sms.id], ['party']),
+                [{'id': sms.id, 'party': party.id}])
+
+    @with_transaction()
+    def test_party_erase(self):
+        "Erasing a party blanks its identity and the text of its SMS"
+        pool = Pool()
+        Party = pool.get('party.party')
+        Erase = pool.get('party.erase', type='wizard')
+        Sms = pool.get('water.sms')
+        company = create_company()
+        with set_company(company):
+            party = create_party(national_code='0499370899',
+                father_name="علی", birth_certificate_number='123')
+            sms, = Sms.create([{'mobile': '09121234567',
+                        'body': "کد شما ۱۲۳۴۵۶", 'party': party.id}])
+            Party.write([party], {'active': False})
+
+            session_id, _, _ = Erase.create()
+            erase = Erase(session_id)
+            erase.ask.party = party
+            erase.transition_erase()
+
+            fields = ['national_code', 'father_name',
+                'birth_certificate_number']
+            self.assertEqual(Party.read([party.id], fields),
+                [{'id': party.id, **dict.fromkeys(fields)}])
+            self.assertEqual(Sms.read([sms.id], ['mobile', 'body']),
+                [{'id': sms.id, 'mobile': '****', 'body': '****'}])
+
+    @with_transaction()
     def test_normalize_party(self):
         "Arabic letters and Persian digits of a party are normalised"
         pool = Pool()

@@ -228,6 +228,11 @@ class PortalTestCase(RouteTestCase):
         self.assertIn('Public notice', response.text)
         self.assertIn('Application form', response.text)
         self.assertIn('۱۴۲۱', response.text)
+        policy = response.headers['Content-Security-Policy']
+        self.assertIn("default-src 'self'", policy)
+        self.assertIn("form-action 'self';", policy + ';')
+        self.assertNotIn('unsafe-inline', policy)
+        self.assertNotIn(' style="', response.text)
         for title in ['Future notice', 'Expired notice', 'Zitoun schedule',
                 'Sample schedule', 'Future form', 'Sample rules']:
             self.assertNotIn(title, response.text)
