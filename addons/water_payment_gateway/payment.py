@@ -12,6 +12,7 @@ from sql import Cast
 from sql.aggregate import Sum
 from sql.operators import Concat
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.modules.water_crm import jalali
@@ -90,9 +91,12 @@ class Payment(metaclass=PoolMeta):
                 _skip_warnings=True, clearing_date=date):
             cls.submit(payments)
             if journal.process_method in cls.process_method_with_group():
-                cls.process(payments, lambda: Group(
-                        company=journal.company, journal=journal,
-                        kind='receivable'))
+                def group():
+                    group = Group(company=journal.company, journal=journal,
+                        kind='receivable')
+                    group.save()
+                    return group
+                cls.process(payments, group)
             else:
                 cls.process(payments)
             cls.succeed(payments)
@@ -186,12 +190,17 @@ class Bill(metaclass=PoolMeta):
         Payment = Pool().get('account.payment')
         bill = cls.__table__()
         payment = Payment.__table__()
+        amount, payable = payment.amount, bill.payable
+        if backend.name == 'sqlite':
+            # SQLite compares the stored decimals as blobs
+            amount = Cast(amount, Payment.amount.sql_type().base)
+            payable = Cast(payable, cls.payable.sql_type().base)
         return bill.join(payment, condition=payment.origin == Concat(
                 'water.bill,', Cast(bill.id, 'VARCHAR'))
             ).select(bill.id,
-            where=(payment.state == 'succeeded') & (bill.payable > 0),
+            where=(payment.state == 'succeeded') & (payable > 0),
             group_by=[bill.id, bill.payable],
-            having=Sum(payment.amount) >= bill.payable)
+            having=Sum(amount) >= payable)
 
     @classmethod
     def get_amount_paid(cls, bills, name):
