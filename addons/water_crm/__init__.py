@@ -1,4 +1,4 @@
 # This file is part of the water utility modules.
-from . import routes
+from . import application_routes, routes
 
-__all__ = [routes]
+__all__ = [application_routes, routes]

@@ -383,7 +383,10 @@ class Application(
     def log_step(cls, applications, action, note=None, applicant=False):
         "Keep who did action and when on the applications"
         Log = Pool().get('water.application.log')
-        user = Transaction().user
+        transaction = Transaction()
+        user = transaction.user
+        applicant = applicant or bool(
+            transaction.context.get('water_applicant'))
         with without_check_access():
             Log.create([{
                         'application': a.id,
