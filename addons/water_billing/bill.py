@@ -4,14 +4,24 @@ posted as a customer invoice."""
 import json
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import groupby
 
+from sql import Column
+from sql.conditionals import Case
+from sql.functions import CurrentTimestamp
+
+from trytond import backend
 from trytond.i18n import gettext
-from trytond.model import Index, ModelSQL, ModelView, Unique, Workflow, fields
-from trytond.model.exceptions import ValidationError
+from trytond.model import (
+    Index, Model, ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.model.exceptions import AccessError, ValidationError
+from trytond.modules.account.exceptions import PostError
+from trytond.modules.account_invoice.exceptions import InvoiceNumberError
 from trytond.modules.water_crm import jalali
 from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from . import billid, engine
@@ -272,14 +282,14 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                         int(bill.payable) // 1000 * 1000, date.year,
                         date.month, bill.bill_id)
 
-    def _get_invoice(self):
+    def _get_invoice(self, address=None):
         pool = Pool()
         Invoice = pool.get('account.invoice')
         party = self.party
         invoice = Invoice(company=self.company, type='out', party=party,
             currency=self.company.currency, invoice_date=self.date,
             account=party.account_receivable_used,
-            invoice_address=self._invoice_address(),
+            invoice_address=address or self._invoice_addresses([self])[party],
             description=gettext('water_billing.msg_invoice_description',
                 subscription=self.subscription.number,
                 start=jalali.format_date(self.period_start),
@@ -288,17 +298,25 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         invoice.payment_term = party.customer_payment_term
         return invoice
 
-    def _invoice_address(self):
+    @classmethod
+    def _invoice_addresses(cls, bills):
+        """The invoice address of each bill's party; a party without one
+        gets the address of its parcel, created in one batch"""
         Address = Pool().get('party.address')
-        address = self.party.address_get(type='invoice')
-        if address:
-            return address
-        parcel = self.subscription.connection.parcel
-        address = Address(party=self.party,
-            street=parcel.address or parcel.rec_name,
-            postal_code=parcel.postal_code)
-        address.save()
-        return address
+        addresses, missing = {}, []
+        for bill in bills:
+            party = bill.party
+            if party in addresses:
+                continue
+            addresses[party] = party.address_get(type='invoice')
+            if not addresses[party]:
+                parcel = bill.subscription.connection.parcel
+                addresses[party] = Address(party=party,
+                    street=parcel.address or parcel.rec_name,
+                    postal_code=parcel.postal_code)
+                missing.append(addresses[party])
+        Address.save(missing)
+        return addresses
 
     def _get_invoice_lines(self, invoice, configuration):
         InvoiceLine = Pool().get('account.invoice.line')
@@ -316,40 +334,356 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         return lines
 
     @classmethod
-    @ModelView.button
-    @Workflow.transition('posted')
-    def post(cls, bills):
-        """Create and post the customer invoice of each bill, one line
-        per charge with the duty and tax, in batches"""
-        pool = Pool()
-        Invoice = pool.get('account.invoice')
-        InvoiceLine = pool.get('account.invoice.line')
-        Configuration = pool.get('water.configuration')
-        configuration = Configuration(1)
+    def _check_accounts(cls, configuration):
         for name in LINES:
             if not getattr(configuration, name + '_account'):
                 raise BillError(gettext(
                         'water_billing.msg_bill_missing_account'))
-        invoices, lines = [], []
-        for bill in bills:
-            invoice = bill._get_invoice()
-            invoices.append(invoice)
-            lines.extend(bill._get_invoice_lines(invoice, configuration))
-        Invoice.save(invoices)
-        InvoiceLine.save(lines)
-        Invoice.update_taxes(invoices)
-        for bill, invoice in zip(bills, invoices):
-            bill.invoice = invoice
-        cls.save(bills)
-        # the taxes were computed just above: post as the batch posting
-        # of account_invoice does, without checking them a second time
-        Invoice._post(invoices)
-        for bill, invoice in zip(bills, Invoice.browse(invoices)):
-            if invoice.total_amount != bill.total:
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('posted')
+    def post(cls, bills):
+        """Create and post the customer invoice of each bill: one line per
+        charge with the duty and tax, its move posted.
+
+        The invoices, their taxes and moves are written in bulk, a few
+        multi-row inserts per table for all the bills, with the values
+        Tryton's own methods give (taxes from account.tax, move lines of
+        the invoice lines, taxes and payment term) and the checks of its
+        posting done once for all: period and journal open, accounts
+        usable, moves balanced, numbers from the sequences in blocks."""
+        bills = [b for b in bills if not b.invoice]
+        key = lambda b: b.company.id
+        for company, c_bills in groupby(sorted(bills, key=key), key=key):
+            with Transaction().set_context(company=company):
+                _InvoicePoster(cls, list(c_bills)).post()
+
+
+class _InvoicePoster:
+    "The invoices of bills of one company, created and posted in bulk"
+
+    def __init__(self, Bill, bills):
+        pool = Pool()
+        self.Bill = Bill
+        self.bills = Bill.browse(bills)
+        self.company = self.bills[0].company
+        self.currency = self.company.currency
+        Configuration = pool.get('water.configuration')
+        self.configuration = Configuration(1)
+        Bill._check_accounts(self.configuration)
+        with Transaction().set_context(company=self.company.id):
+            self.today = pool.get('ir.date').today()
+
+    def post(self):
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        InvoiceLine = pool.get('account.invoice.line')
+        InvoiceTax = pool.get('account.invoice.tax')
+        LineTax = pool.get('account.invoice.line-account.tax')
+        Move = pool.get('account.move')
+        MoveLine = pool.get('account.move.line')
+        TaxLine = pool.get('account.tax.line')
+
+        invoices = self.invoices()
+        self.number(invoices)
+        moves = self.moves(invoices)
+        self.check(invoices, moves)
+
+        insert(Invoice, invoices)
+        for invoice in invoices:
+            for line in invoice.lines:
+                line.invoice = invoice
+            for tax in invoice.taxes:
+                tax.invoice = invoice
+        lines = [l for i in invoices for l in i.lines]
+        insert(InvoiceLine, lines)
+        insert(LineTax, [LineTax(line=l, tax=t)
+                for l in lines for t in l.taxes])
+        insert(InvoiceTax, [t for i in invoices for t in i.taxes])
+        for invoice, move in zip(invoices, moves):
+            move.origin = invoice
+        insert(Move, moves)
+        set_column(Invoice, 'move', invoices, [m.id for m in moves])
+        for move in moves:
+            for line in move.lines:
+                line.move = move
+        move_lines = [l for m in moves for l in m.lines]
+        insert(MoveLine, move_lines)
+        tax_lines = []
+        for line in move_lines:
+            for tax_line in line.tax_lines:
+                tax_line.move_line = line
+                tax_lines.append(tax_line)
+        insert(TaxLine, tax_lines)
+        set_column(self.Bill, 'invoice', self.bills,
+            [i.id for i in invoices])
+        for Model in [self.Bill, Invoice, InvoiceLine, InvoiceTax, Move,
+                MoveLine]:
+            clear_cache(Model)
+        # as Tryton's posting does: a zero receivable reconciles at once
+        # and the paid invoice is processed
+        zero = [l for l in move_lines
+            if not l.debit and not l.credit and l.account.reconcile]
+        if zero:
+            MoveLine.reconcile(*[[l] for l in zero])
+            Invoice.__queue__.process(Invoice.browse(
+                    [l.move.origin.id for l in zero]))
+
+    def invoices(self):
+        """The unsaved posted invoices of the bills, with their lines and
+        taxes, and their amounts checked against the bills"""
+        pool = Pool()
+        InvoiceTax = pool.get('account.invoice.tax')
+        Employee = pool.get('company.employee')
+        addresses = self.Bill._invoice_addresses(self.bills)
+        employee = Transaction().context.get('employee')
+        invoices = []
+        for bill in self.bills:
+            invoice = bill._get_invoice(addresses[bill.party])
+            lines = bill._get_invoice_lines(invoice, self.configuration)
+            set_defaults([invoice])
+            set_defaults(lines)
+            invoice.lines = invoice.line_lines = lines
+            for line in lines:
+                line.amount = line.on_change_with_amount()
+            taxes = []
+            for tax_line in invoice._get_taxes().values():
+                tax = tax_line.tax
+                taxes.append(InvoiceTax(invoice=invoice, manual=False,
+                        description=tax.description,
+                        legal_notice=tax.legal_notice, tax=tax,
+                        base=tax_line.base, amount=tax_line.amount,
+                        account=tax_line.account))
+            set_defaults(taxes)
+            invoice.taxes = taxes
+            invoice.untaxed_amount_cache = sum(
+                (l.amount for l in lines), Decimal(0))
+            invoice.tax_amount_cache = sum(
+                (t.amount for t in taxes), Decimal(0))
+            invoice.total_amount_cache = (
+                invoice.untaxed_amount_cache + invoice.tax_amount_cache)
+            if invoice.total_amount_cache != bill.total:
                 raise BillError(gettext(
                         'water_billing.msg_bill_invoice_mismatch',
                         bill=bill.rec_name, total=bill.total,
-                        invoice=invoice.total_amount))
+                        invoice=invoice.total_amount_cache))
+            invoice.state = 'posted'
+            invoice.posted_by = Employee(employee) if employee else None
+            invoice.tax_identifier = invoice.get_tax_identifier()
+            invoice.party_tax_identifier = invoice.party.tax_identifier
+            invoice.sequence_type_cache = invoice._sequence_type
+            invoices.append(invoice)
+        return invoices
+
+    def number(self, invoices):
+        """Number the invoices from their sequences, a block per sequence,
+        refused like Tryton when a later invoice is already numbered"""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        Lang = pool.get('ir.lang')
+        by_sequence = defaultdict(list)
+        for invoice in invoices:
+            # the period of the date must be open
+            sequence, date = invoice._number_sequence()
+            by_sequence[sequence, date].append(invoice)
+        for (sequence, date), s_invoices in by_sequence.items():
+            after = Invoice.search([
+                    ('sequence', '=', sequence.id),
+                    ('invoice_date', '>', date),
+                    ], limit=1, order=[('invoice_date', 'DESC')])
+            if after:
+                after, = after
+                raise InvoiceNumberError(gettext(
+                        'account_invoice.msg_invoice_number_after',
+                        invoice=s_invoices[0].rec_name,
+                        sequence=sequence.rec_name,
+                        date=Lang.get().strftime(date),
+                        after_invoice=after.rec_name))
+            with Transaction().set_context(
+                    date=date, company=self.company.id):
+                numbers = sequence.get_many(len(s_invoices))
+            for invoice, number in zip(s_invoices, numbers):
+                invoice.sequence = sequence.id
+                invoice.number = number
+
+    def moves(self, invoices):
+        """The unsaved posted moves of the invoices with their lines, as
+        Invoice.get_move and Move.post make them, numbered in blocks"""
+        pool = Pool()
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        moves = []
+        by_sequence = defaultdict(list)
+        for invoice in invoices:
+            move_lines = []
+            for line in invoice.lines:
+                move_lines += line.get_move_lines()
+            for tax in invoice.taxes:
+                move_lines += tax.get_move_lines()
+            total = invoice.total_amount_cache
+            if invoice.payment_term:
+                term_lines = invoice.payment_term.compute(total,
+                    invoice.currency,
+                    invoice.payment_term_date or invoice.invoice_date
+                    or self.today)
+            else:
+                term_lines = [(invoice.payment_term_date or self.today, total)]
+            for date, amount in term_lines:
+                move_lines.append(invoice._get_move_line(date, amount))
+            set_defaults(move_lines)
+            set_defaults([t for l in move_lines for t in l.tax_lines])
+            date = invoice.accounting_date or invoice.invoice_date
+            period = Period.find(self.company, date=date)
+            move = Move(journal=invoice.journal, period=period, date=date,
+                company=self.company, lines=move_lines, state='posted',
+                post_date=self.today)
+            set_defaults([move])
+            for line in move_lines:
+                line.state = 'valid'
+            moves.append(move)
+            by_sequence[period.move_sequence_used].append(move)
+        for sequence, s_moves in by_sequence.items():
+            with Transaction().set_context(company=self.company.id):
+                numbers = sequence.get_many(len(s_moves))
+            for move, number in zip(s_moves, numbers):
+                move.number = number
+        return moves
+
+    def check(self, invoices, moves):
+        """What Tryton checks when it creates and posts moves, once per
+        journal, period and account"""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        for journal, period in {(m.journal, m.period) for m in moves}:
+            if period.state != 'open':
+                raise PostError(gettext('account.msg_post_closed_period',
+                        period=period.rec_name))
+            # creates the journal period, or refuses a closed one
+            MoveLine.check_journal_period_modify(period, journal)
+        accounts = {}
+        for move in moves:
+            if sum(l.debit - l.credit for l in move.lines):
+                raise PostError(gettext('account.msg_post_unbalanced_move',
+                        move=move.origin.rec_name))
+            for line in move.lines:
+                accounts.setdefault((line.account, bool(line.party)), line)
+        for (account, has_party), line in accounts.items():
+            if not account.type or account.closed:
+                raise AccessError(gettext('account.msg_line_closed_account',
+                        account=account.rec_name))
+            if has_party != bool(account.party_required):
+                error = 'party_set' if has_party else 'party_required'
+                raise AccessError(gettext('account.msg_line_%s' % error,
+                        account=account.rec_name, line=line.description))
+
+
+def _stored(Model):
+    "The names of the fields of Model stored in its table by create"
+    return [n for n, f in Model._fields.items()
+        if n not in {'id', 'create_uid', 'create_date', 'write_uid',
+            'write_date'}
+        and not isinstance(f, (fields.Function, fields.One2Many,
+                fields.Many2Many))
+        and hasattr(f, 'sql_type') and not getattr(f, 'translate', False)]
+
+
+def set_defaults(records):
+    """Give unsaved records of a model the default of each stored field
+    they have no value for (None without default), as create would"""
+    if not records:
+        return
+    Model = records[0].__class__
+    relations = [n for n, f in Model._fields.items()
+        if isinstance(f, (fields.One2Many, fields.Many2Many))]
+    missing = {n for n in _stored(Model) + relations
+        for r in records if n not in r._values}
+    defaults = Model.default_get(list(missing), with_rec_name=False)
+    for record in records:
+        for name in missing:
+            if name not in record._values:
+                setattr(record, name, defaults.get(
+                        name, [] if name in relations else None))
+
+
+def _db_value(field, value):
+    "The value of a field as the database column stores it"
+    if isinstance(value, Model):
+        if isinstance(field, fields.Reference):
+            return str(value)
+        return value.id
+    return value
+
+
+def insert(Model, records):
+    """Insert unsaved records with multi-row INSERTs as ModelSQL.create
+    stores them (their values, the defaults of the others, computed
+    fields), without its per-record validation, and set their ids"""
+    if not records:
+        return
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    table = Model.__table__()
+    names = _stored(Model)
+    given = set().union(*(r._values._keys() for r in records)) & set(names)
+    defaults = Model.default_get(
+        [n for n in names if n not in given], with_rec_name=False)
+    columns = sorted(given | set(defaults))
+    rows = []
+    for record in records:
+        values = dict(defaults)
+        values.update({n: v for n, v in record._values._items()
+                if n in given})
+        values.update(record.compute_fields(set(columns)))
+        rows.append([_db_value(Model._fields[n], values.get(n))
+                for n in columns] + [transaction.user, CurrentTimestamp()])
+    sql_columns = [Column(table, n) for n in columns] + [
+        table.create_uid, table.create_date]
+    database = transaction.database
+    size = max(1, backend.MAX_QUERY_PARAMS // (len(sql_columns) + 1))
+    for sub_records, sub_rows in zip(grouped_slice(records, size),
+            grouped_slice(rows, size)):
+        sub_records, sub_rows = list(sub_records), list(sub_rows)
+        # ids reserved in a block as ModelSQL.create does, where the
+        # database can (PostgreSQL); else a row at a time
+        new_ids = database.nextid(
+            transaction.connection, Model._table, count=len(sub_rows))
+        if new_ids is not None:
+            if not isinstance(new_ids, list):
+                new_ids = [new_ids]
+            cursor.execute(*table.insert(sql_columns + [table.id],
+                    [r + [i] for r, i in zip(sub_rows, new_ids)]))
+        else:
+            new_ids = []
+            for row in sub_rows:
+                cursor.execute(*table.insert(sql_columns, [row]))
+                new_ids.append(database.lastid(cursor))
+        for record, id_ in zip(sub_records, new_ids):
+            # as ModelStorage.save gives a created record its id
+            record._ids.remove(record.id)
+            record._id = id_
+            record._ids.append(id_)
+
+
+def set_column(Model, name, records, values):
+    "Set the column name of each record to its value in one UPDATE a slice"
+    cursor = Transaction().connection.cursor()
+    table = Model.__table__()
+    pairs = list(zip((r.id for r in records), values))
+    for sub_pairs in grouped_slice(pairs, backend.MAX_QUERY_PARAMS // 3):
+        sub_pairs = list(sub_pairs)
+        cursor.execute(*table.update([Column(table, name)],
+                [Case(*((table.id == i, v) for i, v in sub_pairs))],
+                where=table.id.in_([i for i, _ in sub_pairs])))
+
+
+def clear_cache(Model):
+    "Forget what the transaction read of Model before the raw writes"
+    transaction = Transaction()
+    transaction.counter += 1
+    for cache in transaction.cache.values():
+        if Model.__name__ in cache:
+            cache[Model.__name__].clear()
 
 
 def _tariff_json(tariff):
