@@ -7,9 +7,12 @@ CONFIG ?= $(if $(wildcard trytond.conf),trytond.conf,trytond.conf.example)
 ADMIN_PASSWORD ?= water-admin
 MODULES := water_crm water_billing water_payment_gateway
 SAO := web/node_modules/tryton-sao
+# The local bank simulator that the demo's gateways pay at
+BANK_SIMULATOR_PORT ?= 8010
 export TRYTOND_CONFIG := $(CURDIR)/$(CONFIG)
 export TRYTOND_DATABASE__PATH ?= $(CURDIR)/var/db
 export TRYTOND_WEB__ROOT ?= $(CURDIR)/var/www
+export TRYTOND_WATER__BANK_SIMULATOR ?= http://127.0.0.1:$(BANK_SIMULATOR_PORT)
 
 .PHONY: run setup install test clean
 
@@ -20,8 +23,12 @@ run: setup
 	@echo "      staff demo users service, reader, billing: password water-demo"
 	@echo "  Customer portal:                 http://localhost:8000/portal/"
 	@echo "      subscription 1421 (or mobile 09121234567), password water-1421"
+	@echo "  Bank simulator (pays the demo's online payments, no real money):"
+	@echo "      http://127.0.0.1:$(BANK_SIMULATOR_PORT)/"
 	@echo
-	$(BIN)/trytond -c $(CONFIG) -d $(DATABASE)
+	$(BIN)/water bank-simulator --port $(BANK_SIMULATOR_PORT) & simulator=$$!; \
+		trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/trytond -c $(CONFIG) -d $(DATABASE)
 
 setup: install var/admin-password
 	$(BIN)/water -c $(CONFIG) -d $(DATABASE) setup --demo \

@@ -1,1 +1,4 @@
 # This file is part of the water utility modules.
+from . import routes
+
+__all__ = [routes]

@@ -17,7 +17,7 @@ from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
-from trytond.pool import Pool
+from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
@@ -140,7 +140,7 @@ class GatewayTransaction(ModelSQL, ModelView):
     def get_deadline(self, name):
         start = self.redirected_at or self.create_date
         if start:
-            return start + self.gateway.window
+            return (start + self.gateway.window).replace(microsecond=0)
 
     @classmethod
     def get_payments(cls, transactions, name):
@@ -369,8 +369,8 @@ class GatewayTransaction(ModelSQL, ModelView):
         cron to try again"""
         getattr(self, f'_verify_{self.provider}')()
 
-    def _verified(self, result, **values):
-        self.log('verify', result.code, result.message, result.raw)
+    def _verified(self, result, step='verify', **values):
+        self.log(step, result.code, result.message, result.raw)
         for name in ['rrn', 'trace_number', 'card_pan']:
             value = getattr(result, name)
             if value:
@@ -422,7 +422,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             # verified at the bank, not settled: the cron settles it
             return
         if settle.status in PAID_STATUSES:
-            self._verified(settle, rrn=self.sale_reference_id)
+            self._verified(settle, 'settle', rrn=self.sale_reference_id)
         else:
             self.log('settle', settle.code, settle.message, settle.raw)
             self.reverse(settle.message)
@@ -566,3 +566,27 @@ class GatewayTransactionLog(ModelSQL, ModelView):
         super().__setup__()
         cls._order.insert(0, ('id', 'ASC'))
 
+
+
+class User(metaclass=PoolMeta):
+    __name__ = 'web.user'
+
+    def portal_payments(self):
+        "The money received from the user's party, by any channel"
+        Payment = Pool().get('account.payment')
+        if not self.party:
+            return []
+        return Payment.search([
+                ('party', '=', self.party.id),
+                ('kind', '=', 'receivable'),
+                ('state', '=', 'succeeded'),
+                ], order=[('date', 'DESC'), ('id', 'DESC')])
+
+    def portal_transactions(self, limit=None):
+        "The latest gateway transactions of the user's party"
+        GatewayTransaction = Pool().get('water.payment.transaction')
+        if not self.party:
+            return []
+        return GatewayTransaction.search([
+                ('party', '=', self.party.id),
+                ], order=[('id', 'DESC')], limit=limit)
