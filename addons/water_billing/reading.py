@@ -294,6 +294,19 @@ class Reading(JalaliMixin, Workflow, ModelSQL, ModelView):
             raise ReadingError(gettext(
                     'water_billing.msg_reading_no_value',
                     reading=self.rec_name))
+        later = self.search([
+                ('subscription', '=', self.subscription.id),
+                ('state', '=', 'accepted'),
+                ('date', '>=', self.date),
+                ('id', '!=', self.id),
+                ], order=[('date', 'DESC')], limit=1)
+        if later:
+            # counting from an earlier reading would bill again the
+            # consumption the later one has counted
+            latest, = later
+            raise ReadingError(gettext(
+                    'water_billing.msg_reading_before_latest',
+                    reading=self.rec_name, latest=latest.date_jalali))
         anchor = self._anchor(self)
         if anchor is None:
             raise ReadingError(gettext(

@@ -123,6 +123,31 @@ class ReadingTestCase(BillingTestCase):
         self.assertEqual((reading.consumption, reading.rollover), (35, True))
 
     @with_company
+    def test_before_latest_refused(self):
+        """A reading entered on or before the date of the latest accepted
+        reading is refused: it would count that consumption again"""
+        Reading = Pool().get('water.reading')
+        subscription = create_subscriber(7005, initial_reading=100)
+        read_meter(subscription, '1395/03/01', 110)
+        latest = read_meter(subscription, '1395/05/01', 130)
+        self.assertEqual(latest.state, 'accepted')
+
+        for date in ['1395/04/01', '1395/05/01']:
+            with self.subTest(date=date):
+                reading = read_meter(subscription, date, 120, confirm=False)
+                with self.assertRaises(ReadingError) as context:
+                    Reading.confirm([reading])
+                self.assertEqual(context.exception.message,
+                    f'Reading "{reading.rec_name}" is not after 1395/05/01, '
+                    'the date of the latest accepted reading of the '
+                    'subscription.')
+                self.assertEqual(Reading(reading.id).state, 'draft')
+        # after it, the reading counts from the latest
+        later = read_meter(subscription, '1395/07/01', 150)
+        self.assertEqual((later.previous_date, later.consumption),
+            (latest.date, 20))
+
+    @with_company
     def test_zero_consumption_flagged(self):
         "A reading without consumption waits for the staff"
         subscription = create_subscriber(1421)
