@@ -145,9 +145,10 @@ def _read_documents(request, kinds, errors):
         upload = request.files.get(kind)
         data = b''
         if upload:
+            # from the start: a transaction that is retried reads it again
+            upload.stream.seek(0)
             data = upload.read(size + 1)
             name = upload.filename
-            upload.close()
         if not data:
             if upload and upload.filename:
                 errors[kind] = 'file_empty'
