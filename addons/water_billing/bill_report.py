@@ -27,6 +27,8 @@ from trytond.transaction import Transaction
 
 from trytond.modules.water_crm import jalali
 
+from . import bill_run
+
 logger = logging.getLogger(__name__)
 
 LANGUAGE = 'fa'
@@ -283,11 +285,36 @@ class BillReport(Report):
         return bytes(content)
 
 
+def merge_pdfs(files):
+    "One PDF of the pages of the PDF files (bytes), in their order"
+    from pypdf import PdfWriter
+    writer = PdfWriter()
+    for data in files:
+        writer.append(BytesIO(data))
+    output = BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
 class BillRunReport(BillReport):
-    "Water Bills of a Bill Run"
+    """Water Bills of a Bill Run
+
+    A run of more bills than a print chunk is rendered by the task queue
+    (Print Bills on the run), a PDF per chunk attached to the run: the
+    report gives those files as one PDF"""
     __name__ = 'water.bill.run'
 
     @classmethod
     def get_bills(cls, runs):
         bills = [b for r in runs for b in r.bills if b.state != 'cancelled']
         return sorted(bills, key=subscription_order)
+
+    @classmethod
+    def execute(cls, ids, data):
+        BillRun = Pool().get('water.bill.run')
+        runs = BillRun.browse(ids)
+        if len(cls.get_bills(runs)) <= bill_run.PRINT_CHUNK:
+            return super().execute(ids, data)
+        files = [a.data for r in runs for a in r.printed_files()]
+        name = '-'.join(r.rec_name for r in runs)
+        return 'pdf', merge_pdfs(files), False, name

@@ -4,6 +4,8 @@ from sql import Null
 from sql.aggregate import Count
 
 from trytond import backend
+from trytond.exceptions import UserError
+from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
@@ -16,6 +18,14 @@ from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
 # bills are posted in bulk, a chunk at a time: a chunk is one transaction
 # of the task queue, its size bounds the memory of a worker
 CHUNK = 500
+# the bills printed by one task: rendering holds a chunk's layout in memory
+PRINT_CHUNK = 50
+PRINT_NAME = 'bills-{index:04d}-of-{count:04d}.pdf'
+PRINT_PATTERN = 'bills-%-of-%.pdf'
+
+
+class BillRunPrintError(UserError):
+    pass
 
 
 class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
@@ -64,6 +74,10 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
                 'resume': {
                     'invisible': Eval('state') == 'draft',
                     'depends': ['state'],
+                    },
+                'print_bills': {
+                    'invisible': Eval('bill_count', 0) == 0,
+                    'depends': ['bill_count'],
                     },
                 })
 
@@ -218,6 +232,52 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
     @Workflow.transition('done')
     def finish(cls, runs):
         pass
+
+    @classmethod
+    @ModelView.button
+    def print_bills(cls, runs):
+        """Queue the printing of the bills of each run, a PDF per chunk
+        attached to the run in place of those printed before"""
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        BillReport = pool.get('water.bill.run', type='report')
+        Attachment.delete(Attachment.search([
+                    ('resource', 'in', [str(r) for r in runs]),
+                    ('name', 'like', PRINT_PATTERN),
+                    ]))
+        for run in runs:
+            chunks = list(grouped_slice(
+                    [b.id for b in BillReport.get_bills([run])],
+                    PRINT_CHUNK))
+            for index, chunk in enumerate(chunks, 1):
+                cls.__queue__.print_chunk(run, PRINT_NAME.format(
+                        index=index, count=len(chunks)), list(chunk))
+
+    @classmethod
+    def print_chunk(cls, run, name, bill_ids):
+        "Render the bills to PDF, attached to the run as name"
+        pool = Pool()
+        Attachment = pool.get('ir.attachment')
+        Bill = pool.get('water.bill')
+        BillReport = pool.get('water.bill', type='report')
+        run = cls(int(run))
+        Attachment(resource=run, name=name, type='data',
+            data=BillReport.render_pdf(Bill.browse(bill_ids))).save()
+
+    def printed_files(self):
+        """The PDF attachments of the run's printed chunks in order; raise
+        when some are missing"""
+        Attachment = Pool().get('ir.attachment')
+        files = Attachment.search([
+                ('resource', '=', str(self)),
+                ('name', 'like', PRINT_PATTERN),
+                ], order=[('name', 'ASC')])
+        count = int(files[0].name.split('-')[3][:4]) if files else None
+        if not files or len(files) != count:
+            raise BillRunPrintError(gettext(
+                    'water_billing.msg_bill_run_not_printed',
+                    run=self.rec_name))
+        return files
 
 
 class BillRunError(ModelSQL, ModelView):

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import unittest
 from decimal import Decimal
+from unittest.mock import patch
 
 import trytond.config as config
 from trytond.modules.company.tests import create_company, set_company
@@ -15,9 +16,10 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import (
     TestCase, activate_module, drop_db, with_transaction)
 
-from .. import billid
+from .. import bill_run, billid
 from ..bill_report import (
     amount_in_words, barcode_svg, consumption_chart, fa_number, font_dir)
+from ..bill_run import BillRunPrintError
 
 FOLDER = os.path.dirname(__file__)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(FOLDER)))
@@ -237,7 +239,35 @@ class BillReportTestCase(TestCase):
             _, cls.run_pdf, _, _ = BillRunReport.execute(
                 [run.id], {'model': 'water.bill.run'})
             cls.two_pdf = BillReport.render_pdf([latest, other])
+            cls.print_in_chunks(run)
         cls.text = pdf_text(cls.pdf)
+
+    @classmethod
+    def print_in_chunks(cls, run):
+        """Print the run in chunks of one bill through the task queue,
+        twice, the report tried before the tasks ran"""
+        pool = Pool()
+        BillRun = pool.get('water.bill.run')
+        BillRunReport = pool.get('water.bill.run', type='report')
+        Attachment = pool.get('ir.attachment')
+        Queue = pool.get('ir.queue')
+        with patch.object(bill_run, 'PRINT_CHUNK', 1):
+            for _ in range(2):
+                BillRun.print_bills([run])
+                tasks = Queue.search([('finished_at', '=', None)],
+                    order=[('id', 'ASC')])
+                cls.print_tasks = [(t.data['method'], t.data['args'][0])
+                    for t in tasks]
+                try:
+                    BillRunReport.execute([run.id], {})
+                except BillRunPrintError as exception:
+                    cls.not_printed = exception.message
+                for task in tasks:
+                    task.run()
+            cls.attachments = [a.name for a in Attachment.search(
+                    [('resource', '=', str(run))], order=[('name', 'ASC')])]
+            _, cls.chunked_pdf, _, _ = BillRunReport.execute(
+                [run.id], {'model': 'water.bill.run'})
 
     def assertInText(self, fragment):
         "fragment is printed, white space aside (it moves where the "
@@ -330,6 +360,20 @@ class BillReportTestCase(TestCase):
         self.assertIn(fa('987'), first)
         self.assertIn("حسین رضایی", second)
         self.assertNotIn("حسین رضایی", first)
+
+    def test_run_in_chunks(self):
+        """A run bigger than a print chunk is rendered by the task queue, a
+        PDF per chunk attached to the run, which the report merges"""
+        self.assertEqual(self.print_tasks, [
+                ('print_chunk', 'bills-0001-of-0002.pdf'),
+                ('print_chunk', 'bills-0002-of-0002.pdf')])
+        self.assertIn("are not printed yet", self.not_printed)
+        # printed twice: the files of the first time are replaced
+        self.assertEqual(self.attachments,
+            ['bills-0001-of-0002.pdf', 'bills-0002-of-0002.pdf'])
+        self.assertEqual(page_count(self.chunked_pdf), 2)
+        self.assertIn("مریم کاظمی", pdf_text(self.chunked_pdf, 1))
+        self.assertIn("حسین رضایی", pdf_text(self.chunked_pdf, 2))
 
     def test_render_pdf(self):
         "The renderer of the portal prints bills in the order given"
