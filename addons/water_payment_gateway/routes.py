@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 from werkzeug.utils import redirect, send_from_directory
 
+from trytond import backend
 from trytond.protocols.wrappers import with_transaction
 from trytond.transaction import Transaction
 from trytond.wsgi import app
@@ -182,26 +183,48 @@ def pay_invoice(request, pool, session, invoice_id):
 
 @app.route(PREFIX + '/gateway/callback/<int:order>', methods={'GET', 'POST'})
 @portal
-@with_transaction(readonly=False, context=CONTEXT)
-@installed
 def callback(request, pool, order):
     """Where the bank sends the browser back, by POST or GET; carries no
     session, so nothing is believed before the bank confirms it"""
+    try:
+        return no_store(_callback(request, pool, order))
+    except backend.DatabaseOperationalError:
+        # another callback of the order holds its records and pays it:
+        # the receipt tells how it ends
+        return no_store(_receipt_of(request, pool, order))
+
+
+def _find(pool, order):
     GatewayTransaction = pool.get('water.payment.transaction')
     transactions = GatewayTransaction.search([
             ('number', '=', str(order)),
             ], limit=1)
-    if not transactions:
-        return no_store(error_page(pool, HTTPStatus.NOT_FOUND))
+    return transactions[0] if transactions else None
+
+
+@with_transaction(readonly=False, context=CONTEXT)
+@installed
+def _callback(request, pool, order):
+    GatewayTransaction = pool.get('water.payment.transaction')
+    transaction = _find(pool, order)
+    if not transaction:
+        return error_page(pool, HTTPStatus.NOT_FOUND)
     fields = {}
     for source in [request.args, request.form]:
         for key, value in list(source.items())[:CALLBACK_FIELDS]:
             if isinstance(value, str):
                 fields[key[:64]] = value[:CALLBACK_VALUE]
-    transaction, = transactions
     if not GatewayTransaction.process_callback(transaction, fields):
-        return no_store(error_page(pool, HTTPStatus.BAD_REQUEST))
-    return no_store(_see_other(f'{PREFIX}/payments/{transaction.id}'))
+        return error_page(pool, HTTPStatus.BAD_REQUEST)
+    return _see_other(f'{PREFIX}/payments/{transaction.id}')
+
+
+@with_transaction(readonly=True, context=CONTEXT)
+def _receipt_of(request, pool, order):
+    transaction = _find(pool, order)
+    if not transaction:
+        return error_page(pool, HTTPStatus.NOT_FOUND)
+    return _see_other(f'{PREFIX}/payments/{transaction.id}')
 
 
 @app.route(PREFIX + '/payments/<int:transaction_id>', methods={'GET'})
