@@ -17,12 +17,14 @@ from trytond.model import (
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.account.exceptions import PostError
 from trytond.modules.account_invoice.exceptions import InvoiceNumberError
-from trytond.modules.water_crm import jalali
+from trytond.modules.water_crm import jalali, validators
 from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
+from trytond.modules.water_crm.portal import PREFIX as PORTAL
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
+from trytond.url import http_base
 
 from . import billid, engine
 from .tariff import vat_rates
@@ -358,6 +360,47 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         for company, c_bills in groupby(sorted(bills, key=key), key=key):
             with Transaction().set_context(company=company):
                 _InvoicePoster(cls, list(c_bills)).post()
+
+
+    @classmethod
+    def send_issued_sms(cls, bills):
+        """Queue the SMS of template bill_issued to the mobile of each
+        bill's subscriber, with the amount to pay, the payment ID and the
+        due date, in one batch; subscribers without a valid mobile get
+        none"""
+        pool = Pool()
+        Template = pool.get('water.sms.template')
+        Sms = pool.get('water.sms')
+        templates = Template.search([
+                ('code', '=', 'bill_issued'),
+                ('active', '=', True),
+                ], limit=1)
+        if not templates:
+            return []
+        template, = templates
+        portal_url = http_base().rstrip('/') + PORTAL + '/'
+        messages = []
+        for bill in cls.browse(bills):
+            try:
+                mobile = validators.mobile(bill.party.mobile or '')
+            except validators.InvalidValue:
+                continue
+            due_date = min((l.maturity_date
+                    for l in bill.invoice.lines_to_pay if l.maturity_date),
+                default=None)
+            messages.append({
+                    'mobile': mobile,
+                    'party': bill.party,
+                    'origin': bill.subscription,
+                    'body': template.render_with(
+                        name=bill.party.rec_name,
+                        subscription=bill.subscription.number,
+                        amount=bill.payable, due_date=due_date,
+                        bill_id=bill.bill_id or '',
+                        payment_id=bill.payment_id or '',
+                        portal_url=portal_url),
+                    })
+        return Sms.send(messages)
 
 
 class _InvoicePoster:

@@ -8,6 +8,7 @@ from unittest.mock import patch
 from trytond.modules.water_billing import bill_run
 from trytond.modules.water_billing.tariff import (
     import_tariffs as import_text)
+from trytond.modules.water_crm import jalali
 from trytond.modules.water_crm.tests.test_crm import create_zone
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME
@@ -20,6 +21,11 @@ from .fixtures import (
 from .test_billing import BANDED, accounts
 
 DATE = '1397/07/30'
+
+
+def fa_amount(amount):
+    "An amount as an SMS writes it: Persian digits and separators"
+    return jalali.to_persian_digits(f'{int(amount):,}'.replace(',', '\u066c'))
 
 
 def subscribers(zone, numbers, **values):
@@ -177,6 +183,49 @@ class BillRunTestCase(BillingTestCase):
             [('subscription', '=', second.id)], order=[('period_end', 'ASC')])
         self.assertEqual(latest_bill.previous_debt, earlier_bill.total)
         self.assertEqual(BillRun(run.id).state, 'done')
+
+    @with_company
+    def test_sms(self):
+        """Each bill of a run queues the bill_issued SMS to its subscriber's
+        mobile, the SMS of a chunk in one batch"""
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        BillRun = pool.get('water.bill.run')
+        Sms = pool.get('water.sms')
+        Queue = pool.get('ir.queue')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        import_tariffs()
+        zone = create_zone(get_company(), "دهکده نمونه")
+        first, second, silent = subscribers(zone, [7601, 7602, 7603])
+        for subscription, mobile in [(first, '09121110001'),
+                (second, '+98 912 111 0002')]:
+            ContactMechanism(party=subscription.party, type='mobile',
+                value=mobile).save()
+        run = new_run(zone)
+
+        with patch.object(bill_run, 'CHUNK', 2):
+            BillRun.start([run])
+        run_queue()
+
+        messages = Sms.search([], order=[('mobile', 'ASC')])
+        self.assertEqual([(m.mobile, m.party, m.origin, m.state)
+                for m in messages], [
+                ('09121110001', first.party, first, 'queued'),
+                ('09121110002', second.party, second, 'queued'),
+                ])
+        bill, = Bill.search([('subscription', '=', first.id)])
+        due_date, = {l.maturity_date for l in bill.invoice.lines_to_pay}
+        body = messages[0].body
+        for text in [bill.party.name, '7601', fa_amount(bill.payable),
+                bill.payment_id, bill.bill_id,
+                jalali.format_date(due_date, persian_digits=True)]:
+            self.assertIn(text, body)
+        # one delivery task for the SMS of the chunk, none for the chunk
+        # without mobile
+        deliveries = [t for t in Queue.search([('finished_at', '=', None)])
+            if t.data['model'] == 'water.sms']
+        self.assertEqual([sorted(t.data['instances']) for t in deliveries],
+            [sorted(m.id for m in messages)])
 
     @with_company
     def test_error(self):
