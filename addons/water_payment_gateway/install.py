@@ -14,6 +14,8 @@ from .simulator import DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL
 JOURNAL_NAME = "Online Payments"
 CLEARING_CODE = '1.1.6'
 SIMULATOR = 'http://127.0.0.1:8010'
+BANK_CHANNEL_NAME = "Bank Channel"
+BANK_CHANNEL_CODE = '1.1.5'
 
 
 def get_journal(config, company):
@@ -48,7 +50,42 @@ def get_journal(config, company):
 
 
 def setup(config, options):
-    get_journal(config, get_company(config))
+    company = get_company(config)
+    get_journal(config, company)
+    get_bank_channel_journal(config, company)
+
+
+def get_bank_channel_journal(config, company):
+    """The manual payment journal of the bill ID / payment ID payments that
+    the banks settle, clearing through its own reconcilable account into
+    the cash journal; it is the bank channel journal of the water
+    configuration"""
+    Configuration = Model.get('water.configuration', config=config)
+    configuration = Configuration(1)
+    if configuration.settlement_journal:
+        return configuration.settlement_journal
+    Account = Model.get('account.account', config=config)
+    Journal = Model.get('account.journal', config=config)
+    PaymentJournal = Model.get('account.payment.journal', config=config)
+    accounts = Account.find([
+            ('company', '=', company.id), ('code', '=', BANK_CHANNEL_CODE)])
+    if accounts:
+        account, = accounts
+    else:
+        cash, = Account.find([
+                ('company', '=', company.id), ('code', '=', '1.1.1')])
+        account = Account(company=company, code=BANK_CHANNEL_CODE,
+            name="Bank Channel Clearing", parent=cash.parent, type=cash.type,
+            reconcile=True)
+        account.save()
+    cash_journal, = Journal.find([('code', '=', 'CASH')], limit=1)
+    journal = PaymentJournal(name=BANK_CHANNEL_NAME, company=company,
+        currency=company.currency, process_method='manual',
+        clearing_account=account, clearing_journal=cash_journal)
+    journal.save()
+    configuration.settlement_journal = journal
+    configuration.save()
+    return journal
 
 
 def portal_url():

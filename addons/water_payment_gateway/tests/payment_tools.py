@@ -17,14 +17,26 @@ _database = {'ready': False}
 
 
 def _cache_name():
+    from trytond.modules.water_payment_gateway import install
     digest = hashlib.sha256(fixtures._cache_name().encode())
-    for function in [_setup]:
+    for function in [_setup, install.get_bank_channel_journal]:
         digest.update(inspect.getsource(function).encode())
     return f'water_payment_gateway--payment-{digest.hexdigest()[:16]}'
 
 
 def _setup():
+    "What `water setup` does, committed"
+    from proteus import Model
+    from proteus import config as pconfig
+
+    from trytond.modules.water_crm import install as crm_install
+    from trytond.modules.water_payment_gateway import install
+
     fixtures._setup_company()
+    config = pconfig.set_trytond(database=DB_NAME)
+    User = Model.get('res.user', config=config)
+    config._context = User.get_preferences(True, {})
+    install.get_bank_channel_journal(config, crm_install.get_company(config))
 
 
 def _drop():
@@ -33,13 +45,16 @@ def _drop():
 
 
 class PaymentTestCase(unittest.TestCase):
-    "The company set up with water_payment_gateway, shared by a module"
+    """The company set up with water_payment_gateway, shared by the test
+    classes of a module; a class whose tests commit sets commits and gets
+    a database of its own"""
+    commits = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         unittest.addModuleCleanup(_drop)
-        if _database['ready'] and db_exist(DB_NAME):
+        if _database['ready'] and not cls.commits and db_exist(DB_NAME):
             return
         _drop()
         name = _cache_name()
@@ -47,7 +62,13 @@ class PaymentTestCase(unittest.TestCase):
             activate_module('water_payment_gateway')
             _setup()
             backup_db_cache(name)
-        _database['ready'] = True
+        _database['ready'] = not cls.commits
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        if cls.commits:
+            _drop()
 
 
 def create_journal(name="Bank Channel", code='1.1.5'):
