@@ -30,7 +30,8 @@ def free_port():
 class Server:
     "A database set up by `water setup` and served by `trytond`"
 
-    def __init__(self, demo=False, demo_size=20):
+    def __init__(self, demo=False, demo_size=20, settings=None):
+        "settings: more of the configuration, {section: {option: value}}"
         self.demo = demo
         self.demo_size = demo_size
         self.folder = tempfile.mkdtemp(prefix='water-test-')
@@ -48,6 +49,10 @@ root = {os.path.join(ROOT, 'var', 'www')}
 [water]
 database = {self.database}
 """)
+            for section, values in (settings or {}).items():
+                fp.write(f'[{section}]\n')
+                for option, value in values.items():
+                    fp.write(f'{option} = {value}\n')
         self.password_file = os.path.join(self.folder, 'admin-password')
         with open(self.password_file, 'w') as fp:
             fp.write(ADMIN_PASSWORD + '\n')
@@ -72,8 +77,10 @@ database = {self.database}
         if self.demo:
             command += ['--demo', '--demo-size', str(self.demo_size)]
         start = time.monotonic()
-        subprocess.run(command, check=True, env=self.env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = subprocess.run(command, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode:
+            raise RuntimeError(f"water setup failed:\n{done.stdout}")
         return time.monotonic() - start
 
     def start(self):

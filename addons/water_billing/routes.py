@@ -23,7 +23,7 @@ from trytond.modules.water_crm import validators
 from trytond.modules.water_crm.portal import (
     CONTEXT, PREFIX, add_template_dir, company, portal)
 from trytond.modules.water_crm.portal_session import (
-    error_page, page, subscriber)
+    ID, error_page, page, subscriber)
 
 from .reading import ReadingError
 
@@ -162,7 +162,7 @@ def _bill_page(pool, session, bill, subscription, latest=False):
         is_latest=bool(bills) and bills[0] == bill)
 
 
-@app.route(PREFIX + '/subscriptions/<int:subscription_id>/bills',
+@app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>/bills',
     methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
@@ -177,7 +177,7 @@ def bills(request, pool, session, subscription_id):
         menu='bills', bills=subscription.portal_bills())
 
 
-@app.route(PREFIX + '/subscriptions/<int:subscription_id>/bills/latest',
+@app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>/bills/latest',
     methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
@@ -195,7 +195,7 @@ def latest_bill(request, pool, session, subscription_id):
     return _bill_page(pool, session, bills[0], subscription, latest=True)
 
 
-@app.route(PREFIX + '/bills/<int:bill_id>', methods={'GET'})
+@app.route(PREFIX + f'/bills/<{ID}:bill_id>', methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
@@ -208,7 +208,7 @@ def bill(request, pool, session, bill_id):
     return _bill_page(pool, session, bill, subscription)
 
 
-@app.route(PREFIX + '/bills/<int:bill_id>/print', methods={'GET'})
+@app.route(PREFIX + f'/bills/<{ID}:bill_id>/print', methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
@@ -284,7 +284,7 @@ def _check_value(pool, reading, typed):
     return None
 
 
-@app.route(PREFIX + '/subscriptions/<int:subscription_id>/reading',
+@app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>/reading',
     methods={'GET', 'POST'})
 @upload_limit
 @portal

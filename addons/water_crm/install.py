@@ -153,6 +153,7 @@ def demo(config, options):
     last = str(10000 + options.demo_size)
     if len(Subscription.find([('number', 'in', ['1421', last])])) == (
             2 if options.demo_size else 1):
+        in_transaction(options, demo_logins)
         return demo_portal(config)
     seed = os.path.join(os.path.dirname(__file__), 'tests',
         'seed_subscriber.csv')
@@ -164,10 +165,42 @@ def demo(config, options):
     if report.rejections:
         raise RuntimeError(str(report))
     print("Demo subscribers:", report)
+    in_transaction(options, demo_logins)
     demo_portal(config)
 
 
 PORTAL_DEMO_PASSWORD = 'water-1421'
+# the portal password of every generated subscriber (the load benchmark
+# logs them in)
+GENERATED_PASSWORD = 'water-demo'
+
+
+def demo_logins():
+    """A portal login for each subscriber of the generated zone that has
+    none, all with GENERATED_PASSWORD, hashed once"""
+    from trytond.pool import Pool
+    from trytond.tools import grouped_slice
+    pool = Pool()
+    Subscription = pool.get('water.subscription')
+    WebUser = pool.get('web.user')
+    parties = {s.party for s in Subscription.search([
+                ('connection.parcel.zone.name', '=', 'دهکده نمونه'),
+                ])}
+    users = WebUser.search([
+            ('party', 'in', [p.id for p in parties]),
+            ('active', 'in', [True, False]),
+            ])
+    parties -= {u.party for u in users}
+    if parties:
+        password_hash = WebUser.hash_password(GENERATED_PASSWORD)
+        # in small slices: the check of the unique constraints nests one
+        # clause per record, too deep for SQLite past a few dozen
+        for sub_parties in grouped_slice(
+                sorted(parties, key=lambda p: p.id), 10):
+            WebUser.create([{'party': p.id, 'password_hash': password_hash}
+                    for p in sub_parties])
+        print(f"Portal logins of {len(parties)} generated subscribers, "
+            f"password {GENERATED_PASSWORD}")
 
 
 def _demo_pdf(lines):

@@ -9,12 +9,26 @@ import secrets
 from http import HTTPStatus
 from urllib.parse import quote, urlsplit
 
+from werkzeug.routing import IntegerConverter
 from werkzeug.utils import redirect
 
 import trytond.config as config
 from trytond.pool import Pool
+from trytond.wsgi import app
 
 from .portal import PREFIX, company, render
+
+
+class RecordIdConverter(IntegerConverter):
+    """A record id in a portal address: 1 to 9 digits. A longer number
+    matches no page and gets the Persian 404, where it would overflow the
+    database's integer ids (werkzeug answers a failed conversion with its
+    own English 404)."""
+    regex = r'[1-9][0-9]{0,8}'
+
+
+app.url_map.converters['record_id'] = RecordIdConverter
+ID = 'record_id'
 
 COOKIE = 'water_portal'
 CSRF_COOKIE = 'water_portal_csrf'

@@ -7,6 +7,7 @@ import os
 import secrets
 from http import HTTPStatus
 
+from werkzeug.exceptions import NotFound
 from werkzeug.utils import redirect, send_file, send_from_directory
 
 import trytond.config as config
@@ -17,9 +18,9 @@ from trytond.wsgi import app
 
 from . import validators
 from .announcement import document_type
-from .portal import CONTEXT, PREFIX, company, portal
+from .portal import CONTEXT, PREFIX, company, error, portal
 from .portal_session import (
-    COOKIE, anonymous_form, delete_cookie, error_page, page, safe_next,
+    COOKIE, ID, anonymous_form, delete_cookie, error_page, page, safe_next,
     set_cookie, subscriber, visitor)
 from .portal_user import clean_identifier, code_timeout, sms_body
 
@@ -48,8 +49,11 @@ def home(request, pool, session):
 
 @app.route(PREFIX + '/static/water/<path:filename>', methods={'GET'})
 def static(request, filename):
-    return send_from_directory(
-        STATIC, filename, request.environ, max_age=43200)
+    try:
+        return send_from_directory(
+            STATIC, filename, request.environ, max_age=43200)
+    except NotFound:
+        return error(HTTPStatus.NOT_FOUND)
 
 
 NOTICE_KINDS = {'notice', 'schedule'}
@@ -92,7 +96,7 @@ def _password_length():
     return config.getint('password', 'length', default=0)
 
 
-@app.route(PREFIX + '/announcements/<int:announcement_id>/document',
+@app.route(PREFIX + f'/announcements/<{ID}:announcement_id>/document',
     methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
@@ -298,7 +302,8 @@ def dashboard_default(request, pool, session):
     return _see_other(f'{PREFIX}/subscriptions/{subscription.id}')
 
 
-@app.route(PREFIX + '/subscriptions/<int:subscription_id>', methods={'GET'})
+@app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>',
+    methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
@@ -473,9 +478,18 @@ def profile_mobile_confirm(request, pool, session):
     return _see_other(PREFIX + '/profile?done=mobile')
 
 
-@app.route(PREFIX + '/<path:path>', methods={'GET', 'POST'})
+# The methods of the portal's forms and links; the others get a Persian
+# 405 rather than the server's English one
+OTHER_METHODS = {'PUT', 'PATCH', 'DELETE'}
+
+
+@app.route(PREFIX + '/<path:path>', methods={'GET', 'POST'} | OTHER_METHODS)
+@app.route(PREFIX + '/', methods=OTHER_METHODS, defaults={'path': ''})
+@app.route(PREFIX, methods=OTHER_METHODS, defaults={'path': ''})
 @portal
 @with_transaction(context=CONTEXT)
 def not_found(request, pool, path):
     "A Persian page for the portal addresses that lead nowhere"
+    if request.method in OTHER_METHODS:
+        return error_page(pool, HTTPStatus.METHOD_NOT_ALLOWED)
     return error_page(pool, HTTPStatus.NOT_FOUND)
