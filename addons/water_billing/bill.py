@@ -3,6 +3,7 @@
 posted as a customer invoice."""
 import json
 from collections import defaultdict
+from copy import copy
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import groupby
 
@@ -430,14 +431,15 @@ class _InvoicePoster:
 
     def compute_taxes(self, invoice):
         """The taxes of the invoice as Invoice._get_taxes computes them
-        (account.tax, the invoice's rounding), from the taxes read once:
-        Tryton's method reads the children of each tax for each line"""
+        (account.tax, the invoice's rounding) and those of each line, from
+        the taxes read once: Tryton's methods read the children of each
+        tax for each line"""
         pool = Pool()
         Tax = pool.get('account.tax')
-        result = {}
+        result, by_line = {}, {}
         with Transaction().set_context(invoice._get_tax_context()):
             for line in invoice.lines:
-                taxes = {}
+                by_line[line] = taxes = {}
                 for values in Tax.compute([self.taxes[t] for t in line.taxes],
                         line.unit_price, line.quantity, line.tax_date):
                     tax_line = invoice._compute_tax_line(**values)
@@ -449,12 +451,30 @@ class _InvoicePoster:
                     invoice._round_taxes(taxes)
                 for key, tax_line in taxes.items():
                     if key in result:
-                        result[key] += tax_line
+                        result[key] += copy(tax_line)
                     else:
-                        result[key] = tax_line
+                        result[key] = copy(tax_line)
             if self.tax_rounding == 'document':
                 invoice._round_taxes(result)
-        return result
+        return result, by_line
+
+    def line_move_line(self, line, taxes):
+        """The move line of an invoice line as InvoiceLine.get_move_lines
+        makes it in the company's currency, its base tax lines from taxes"""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        TaxLine = pool.get('account.tax.line')
+        assert line.invoice.currency == self.currency
+        amount = line.amount
+        move_line = MoveLine(
+            debit=-amount if amount < 0 else 0,
+            credit=amount if amount >= 0 else 0,
+            amount_second_currency=None, second_currency=None,
+            account=line.account, origin=line,
+            party=line.invoice.party if line.account.party_required else None,
+            tax_lines=[TaxLine(amount=t.base, type='base', tax=t.tax)
+                for t in taxes.values()])
+        return move_line
 
     def post(self):
         pool = Pool()
@@ -518,6 +538,8 @@ class _InvoicePoster:
         InvoiceTax = pool.get('account.invoice.tax')
         Employee = pool.get('company.employee')
         addresses = self.Bill._invoice_addresses(self.bills)
+        # the taxes of each line of each invoice, for their move lines
+        self.line_taxes = []
         employee = Transaction().context.get('employee')
         invoices = []
         for bill in self.bills:
@@ -529,7 +551,9 @@ class _InvoicePoster:
             for line in lines:
                 line.amount = line.on_change_with_amount()
             taxes = []
-            for tax_line in self.compute_taxes(invoice).values():
+            computed, line_taxes = self.compute_taxes(invoice)
+            self.line_taxes.append(line_taxes)
+            for tax_line in computed.values():
                 tax = tax_line.tax
                 taxes.append(InvoiceTax(invoice=invoice, manual=False,
                         description=tax.description,
@@ -596,10 +620,10 @@ class _InvoicePoster:
         Period = pool.get('account.period')
         moves = []
         by_sequence = defaultdict(list)
-        for invoice in invoices:
+        for invoice, line_taxes in zip(invoices, self.line_taxes):
             move_lines = []
             for line in invoice.lines:
-                move_lines += line.get_move_lines()
+                move_lines.append(self.line_move_line(line, line_taxes[line]))
             for tax in invoice.taxes:
                 move_lines += tax.get_move_lines()
             total = invoice.total_amount_cache
