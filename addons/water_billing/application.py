@@ -14,8 +14,6 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
 from trytond.transaction import Transaction, without_check_access
 
-from .configuration import _revenue_account
-
 
 class ApplicationInvoiceError(ValidationError):
     pass

@@ -265,7 +265,8 @@ def application_new(request, pool, session, csrf_token):
     portal_company = company(pool)
     application = Application(company=portal_company, party=party,
         request_date=_today(pool), **{
-            k: values[k] or None for k, _, _, _ in application_form.TEXT_FIELDS},
+            name: values[name] or None
+            for name, _, _, _ in application_form.TEXT_FIELDS},
         zone=values['zone'], usage=values['usage'],
         housing_units=values['housing_units'])
     application.save()

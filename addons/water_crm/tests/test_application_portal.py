@@ -220,7 +220,8 @@ class ApplicationPortalTestCase(RouteTestCase):
             self.assertIn(f'<label for="f-{name}"', response.text)
             self.assertIn(f'name="{name}"', response.text)
         self.assertIn('id="f-request_date"', response.text)
-        self.assertRegex(response.text, r'value="۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}"')
+        self.assertRegex(response.text,
+            r'value="۱۴[۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}"')
         self.assertIn('enctype="multipart/form-data"', response.text)
         self.assertNotIn(' style="', response.text)
 
@@ -314,8 +315,8 @@ class ApplicationPortalTestCase(RouteTestCase):
                 response = self.post(client, self.data(
                         '024681357', '09132220001', **{name: value}))
                 self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
-                error = re.search(rf'<div id="e-{name}" class="invalid-feedback">'
-                    r'([^<]*)</div>', response.text)
+                error = re.search(rf'<div id="e-{name}" '
+                    r'class="invalid-feedback">([^<]*)</div>', response.text)
                 self.assertIsNotNone(error)
                 self.assertIn(message, error.group(1))
                 self.assertIn('aria-invalid="true"', response.text)
@@ -354,8 +355,8 @@ class ApplicationPortalTestCase(RouteTestCase):
                     data[name] = upload
                 response = self.post(client, data)
                 self.assertEqual(response.status_code, HTTPStatus.BAD_REQUEST)
-                error = re.search(rf'<div id="e-{name}" class="invalid-feedback">'
-                    r'([^<]*)</div>', response.text)
+                error = re.search(rf'<div id="e-{name}" '
+                    r'class="invalid-feedback">([^<]*)</div>', response.text)
                 self.assertIsNotNone(error)
                 self.assertIn(message, error.group(1))
                 # the typed fields are kept

@@ -40,7 +40,8 @@ class RenderTestCase(unittest.TestCase):
     def test_missing_and_odd_placeholders_kept(self):
         "A typo in a template edited by staff never breaks the sending"
         self.assertEqual(
-            render_body("{name} {unknown} {0} {a.b} {x!r} }{", {'name': "رضا"}),
+            render_body(
+                "{name} {unknown} {0} {a.b} {x!r} }{", {'name': "رضا"}),
             "رضا {unknown} {0} {a.b} {x!r} }{")
 
 
