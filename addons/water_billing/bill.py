@@ -544,10 +544,13 @@ class _InvoicePoster:
         invoices = []
         for bill in self.bills:
             invoice = bill._get_invoice(addresses[bill.party])
-            lines = bill._get_invoice_lines(invoice, self.configuration)
-            set_defaults([invoice])
-            set_defaults(lines)
-            invoice.lines = invoice.line_lines = lines
+            invoice.lines = bill._get_invoice_lines(
+                invoice, self.configuration)
+            invoices.append(invoice)
+        set_defaults(invoices)
+        set_defaults([l for i in invoices for l in i.lines])
+        for bill, invoice in zip(self.bills, invoices):
+            invoice.line_lines = lines = invoice.lines
             for line in lines:
                 line.amount = line.on_change_with_amount()
             taxes = []
@@ -560,7 +563,6 @@ class _InvoicePoster:
                         legal_notice=tax.legal_notice, tax=tax,
                         base=tax_line.base, amount=tax_line.amount,
                         account=tax_line.account))
-            set_defaults(taxes)
             invoice.taxes = taxes
             invoice.untaxed_amount_cache = sum(
                 (l.amount for l in lines), Decimal(0))
@@ -578,7 +580,7 @@ class _InvoicePoster:
             invoice.tax_identifier = invoice.get_tax_identifier()
             invoice.party_tax_identifier = invoice.party.tax_identifier
             invoice.sequence_type_cache = invoice._sequence_type
-            invoices.append(invoice)
+        set_defaults([t for i in invoices for t in i.taxes])
         return invoices
 
     def number(self, invoices):
@@ -636,18 +638,19 @@ class _InvoicePoster:
                 term_lines = [(invoice.payment_term_date or self.today, total)]
             for date, amount in term_lines:
                 move_lines.append(invoice._get_move_line(date, amount))
-            set_defaults(move_lines)
-            set_defaults([t for l in move_lines for t in l.tax_lines])
             date = invoice.accounting_date or invoice.invoice_date
             period = Period.find(self.company, date=date)
             move = Move(journal=invoice.journal, period=period, date=date,
                 company=self.company, lines=move_lines, state='posted',
                 post_date=self.today)
-            set_defaults([move])
             for line in move_lines:
                 line.state = 'valid'
             moves.append(move)
             by_sequence[period.move_sequence_used].append(move)
+        set_defaults(moves)
+        move_lines = [l for m in moves for l in m.lines]
+        set_defaults(move_lines)
+        set_defaults([t for l in move_lines for t in l.tax_lines])
         for sequence, s_moves in by_sequence.items():
             with Transaction().set_context(company=self.company.id):
                 numbers = sequence.get_many(len(s_moves))
