@@ -533,8 +533,11 @@ class GatewayTransaction(ModelSQL, ModelView):
             if transaction.state not in lifecycle.PENDING:
                 continue
             if transaction.state != lifecycle.CREATED:
-                if transaction.provider != 'zarinpal' or (
-                        transaction.token in unverified.get(
+                # Zarinpal lists only what is paid and not verified: a
+                # payment whose verify answer was lost is not in it
+                if (transaction.provider != 'zarinpal'
+                        or transaction.state == lifecycle.RETURNED
+                        or transaction.token in unverified.get(
                             transaction.gateway, ())):
                     transaction.verify()
                     transaction = cls(transaction.id)

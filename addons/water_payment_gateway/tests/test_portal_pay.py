@@ -4,6 +4,7 @@ choose a gateway for a bill or an invoice, pay (or not) at the bank, come
 back through the callback, see the receipt and the bill paid. Nothing
 lost, nothing paid twice; a subscriber reaches nothing of another."""
 import configparser
+import datetime as dt
 import re
 import threading
 import unittest
@@ -307,7 +308,7 @@ class GatewayDatabase(unittest.TestCase):
             table = Transaction_.__table__()
             cursor = Transaction().connection.cursor()
             record = Transaction_(transaction_id)
-            delta = __import__('datetime').timedelta(minutes=minutes)
+            delta = dt.timedelta(minutes=minutes)
             cursor.execute(*table.update(
                     [table.create_date, table.redirected_at],
                     [record.create_date - delta,
@@ -585,23 +586,44 @@ class PortalPayTestCase(GatewayDatabase):
         self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
         self.assertEqual(len(self.payments(transaction['number'])), 1)
 
+    def set_timeout(self, provider, timeout):
+        def write():
+            Gateway = Pool().get('water.payment.gateway')
+            Gateway.write([Gateway(self.ids['gateways'][provider])],
+                {'timeout': timeout})
+        committed(write)
+
     def test_timeout_retried(self):
         """The answer to verify comes too late: the bank verified it, the
         retry gets 'already verified' and pays once"""
-        def short_timeout():
-            Gateway = Pool().get('water.payment.gateway')
-            Gateway.write([Gateway(self.ids['gateways']['sadad'])],
-                {'timeout': 1})
-        committed(short_timeout)
-        self.addCleanup(committed, lambda: Pool().get(
-                'water.payment.gateway').write([Pool().get(
-                        'water.payment.gateway')(
-                        self.ids['gateways']['sadad'])], {'timeout': 5}))
+        self.set_timeout('sadad', 1)
+        self.addCleanup(self.set_timeout, 'sadad', 5)
         client = self.logged_in()
         bank = self.choose(client, self.bill_path(), 'sadad')
         callback, = self.at_bank(bank, 'approve')
         self.simulator.delay_next(1.5)
         self.back(client, callback)
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
+        self.assertEqual(len(self.payments(transaction['number'])), 1)
+
+    def test_verify_answers_lost_zarinpal(self):
+        """Zarinpal verified but every answer was lost: the payment is no
+        longer in its unverified list, the cron verifies it anyway (101,
+        already verified) and pays once"""
+        self.set_timeout('zarinpal', 1)
+        self.addCleanup(self.set_timeout, 'zarinpal', 5)
+        client = self.logged_in()
+        bank = self.choose(client, self.bill_path(), 'zarinpal')
+        callback, = self.at_bank(bank, 'approve')
+        for _ in range(3):
+            self.simulator.delay_next(1.5)
+        self.back(client, callback)
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.RETURNED)
+        self.age(transaction['id'], 3)
+        self.recover()
 
         transaction = self.last_transaction()
         self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
