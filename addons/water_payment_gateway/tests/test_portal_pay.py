@@ -384,6 +384,7 @@ class PortalPayTestCase(GatewayDatabase):
         self.assertIn(f'id="transaction-{transaction["id"]}"',
             payments.text)
         self.assertIn(fa(transaction['number']), payments.text)
+        self.assertIn('<td>پرداخت برخط</td>', payments.text)
 
         def sms():
             Sms = Pool().get('water.sms')
