@@ -237,6 +237,8 @@ def application_new(request, pool, session, csrf_token):
     Application = pool.get('water.application')
     Attempt = pool.get('web.user.authenticate.attempt')
     Code = pool.get('water.portal.code')
+    if session and not session.user.party:
+        return error_page(pool, HTTPStatus.FORBIDDEN, session=session)
     if request.method == 'GET':
         return _form_page(pool, session, csrf_token, form=_initial(session))
 
