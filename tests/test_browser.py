@@ -94,8 +94,11 @@ class BrowserTestCase(unittest.TestCase):
         from playwright.sync_api import sync_playwright
         cls.playwright = sync_playwright().start()
         try:
+            # Chromium's own words (the file chooser) in Persian where
+            # Debian's chromium-l10n is installed
             cls.browser = cls.playwright.chromium.launch(
-                executable_path=CHROMIUM, args=['--no-sandbox'])
+                executable_path=CHROMIUM,
+                env={**os.environ, 'LANGUAGE': 'fa'})
         except BaseException:
             cls.playwright.stop()
             raise
@@ -158,7 +161,6 @@ class BrowserTestCase(unittest.TestCase):
                 '۳۶۲٬۳۲۷', '۱۹۳٬۵۰۰']:
             self.assertIn(text, latest)
         self.assertIn('۱۳۹۵/۰۱/۲۹', rows.last.inner_text())
-        self.screenshot(page, 'portal-dashboard-desktop')
 
         page.get_by_role('link', name='مشاهده قبض اخیر').click()
         page.wait_for_url('**/bills/latest')
@@ -361,6 +363,7 @@ class BrowserTestCase(unittest.TestCase):
         self.log_in(page, '1421', PASSWORD_1421)
         dashboard = urllib.parse.urlsplit(page.url).path
         for name, path in [
+                ('portal-dashboard-desktop', dashboard),
                 ('portal-bill-desktop', dashboard + '/bills/latest'),
                 ('portal-bills-desktop', dashboard + '/bills'),
                 ('portal-reading-desktop', dashboard + '/reading'),

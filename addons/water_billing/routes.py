@@ -156,10 +156,10 @@ def _subscription_page(pool, session, template, subscription, **values):
 
 
 def _bill_page(pool, session, bill, subscription, latest=False):
-    bills = subscription.portal_bills()
+    is_latest = latest or bill == subscription.portal_bills()[0]
     return _subscription_page(pool, session, 'bill.html', subscription,
         menu='bill' if latest else 'bills', bill=bill, latest=latest,
-        is_latest=bool(bills) and bills[0] == bill)
+        is_latest=is_latest)
 
 
 @app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>/bills',

@@ -145,17 +145,19 @@ class Subscription(JalaliMixin, NormalizeMixin, Workflow, ModelSQL,
 
     @classmethod
     def get_connection_field(cls, subscriptions, names):
+        # only the names asked: the meter is a search of its own
+        paths = {
+            'parcel': ['parcel'],
+            'zone': ['parcel', 'zone'],
+            'usage': ['usage'],
+            'meter': ['meter'],
+            }
         result = {n: {} for n in names}
         for subscription in subscriptions:
-            connection = subscription.connection
-            values = {
-                'parcel': connection.parcel,
-                'zone': connection.parcel.zone,
-                'usage': connection.usage,
-                'meter': connection.meter,
-                }
             for name in names:
-                value = values[name]
+                value = subscription.connection
+                for attribute in paths[name]:
+                    value = getattr(value, attribute)
                 result[name][subscription.id] = value.id if value else None
         return result
 
