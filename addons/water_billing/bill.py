@@ -303,16 +303,26 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
 
     @classmethod
     def _invoice_addresses(cls, bills):
-        """The invoice address of each bill's party; a party without one
-        gets the address of its parcel, created in one batch"""
+        """The invoice address of each bill's party, as Party.address_get
+        chooses it, in one search; a party without address gets the
+        address of its parcel, created in one batch"""
         Address = Pool().get('party.address')
+        parties = {b.party for b in bills}
+        found = defaultdict(list)
+        for sub_parties in grouped_slice(list(parties)):
+            # in the order of Party.addresses
+            for address in Address.search(
+                    [('party', 'in', [p.id for p in sub_parties])]):
+                found[address.party].append(address)
         addresses, missing = {}, []
         for bill in bills:
             party = bill.party
             if party in addresses:
                 continue
-            addresses[party] = party.address_get(type='invoice')
-            if not addresses[party]:
+            if found[party]:
+                addresses[party] = next((a for a in found[party]
+                        if a.invoice), found[party][0])
+            else:
                 parcel = bill.subscription.connection.parcel
                 addresses[party] = Address(party=party,
                     street=parcel.address or parcel.rec_name,
