@@ -101,6 +101,11 @@ def _own_transaction(pool, session, transaction_id):
     return transactions[0] if transactions else None
 
 
+def _origin(url):
+    parts = urlsplit(url)
+    return f'{parts.scheme}://{parts.netloc}'
+
+
 def _bill_amount(bill):
     "What is left to pay of the bill's payable"
     if bill.paid:
@@ -112,8 +117,11 @@ def _pay(request, pool, session, amount, values, bill=None, invoice=None):
     """The gateway choice (GET) or the start of the payment (POST)"""
     Gateway = pool.get('water.payment.gateway')
     gateways = Gateway.portal_gateways(company(pool)) if amount > 0 else []
+    # the browser follows the answer to the form to the bank: the CSP of
+    # the form's page must allow it
     values = dict(values, bill=bill, invoice=invoice, amount=amount,
-        gateways=gateways, menu='payments')
+        gateways=gateways, menu='payments',
+        form_action=sorted({_origin(g.base_url) for g in gateways}))
     if request.method == 'GET':
         return page(pool, 'pay.html', session=session, **values)
     chosen = request.form.get('gateway', '')
@@ -145,10 +153,9 @@ def _start(pool, session, gateway, amount, values, bill=None,
         if bank.fields:
             url += ('&' if '?' in url else '?') + urlencode(bank.fields)
         return _see_other(url)
-    parts = urlsplit(bank.url)
     return page(pool, 'redirect.html', session=session, bank=bank,
         transaction=transaction, gateway=gateway,
-        form_action=[f'{parts.scheme}://{parts.netloc}'])
+        form_action=[_origin(bank.url)])
 
 
 @app.route(PREFIX + '/bills/<int:bill_id>/pay', methods={'GET', 'POST'})

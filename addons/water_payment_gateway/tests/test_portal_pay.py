@@ -347,6 +347,9 @@ class PortalPayTestCase(GatewayDatabase):
         for name in ["سداد", "ملت", "زرین‌پال"]:
             self.assertIn(f'>{name}</label>', response.text)
         self.assertIn('id="pay-amount"', response.text)
+        # the browser may follow the form to the bank
+        self.assertRegex(response.headers['Content-Security-Policy'],
+            "form-action 'self' " + re.escape(self.simulator.url))
 
     def check_paid(self, response, transaction):
         self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
