@@ -269,6 +269,32 @@ class ApplicationTestCase(BillingTestCase):
             "قطعه خارج از محدوده خدمات است.")
 
     @with_company
+    def test_cancel_invoiced(self):
+        "Cancelling an invoiced application cancels its unpaid invoice"
+        pool = Pool()
+        Application = pool.get('water.application')
+        Zone = pool.get('water.zone')
+        company = get_company()
+        company.cancel_invoice_out = True
+        company.save()
+        zone, = Zone.create([{'name': "دهکده زیتون", 'company': company.id}])
+        create_fees(company)
+        application = create_application(zone)
+        application.parcel = create_parcel(zone, '1900433015', '433/15')
+        application.save()
+        Application.submit([application])
+        Application.review([application])
+        Application.approve([application])
+        self.assertEqual(application.state, 'invoiced')
+
+        application.reason = "متقاضی از خرید ملک منصرف شد."
+        application.save()
+        Application.cancel([application])
+        self.assertEqual(application.state, 'cancelled')
+        self.assertEqual(application.sale_invoice.state, 'cancelled')
+        self.assertIsNone(application.portal_payable())
+
+    @with_company
     def test_bill_templates(self):
         "The templates of the billing SMS exist and render"
         Template = Pool().get('water.sms.template')
