@@ -431,13 +431,11 @@ class _InvoicePoster:
             self.today = pool.get('ir.date').today()
         self.tax_rounding = AccountConfiguration(1).get_multivalue(
             'tax_rounding', company=self.company.id)
-        # the taxes of the lines and their children, read once
-        self.taxes = {t: t for t in Tax.browse([t for t in [
+        # the taxes of the lines with their children, read once and kept
+        self.taxes = {t: pin_children(t) for t in Tax.browse([t for t in [
                         self.configuration.duty_tax,
                         self.configuration.vat_tax] if t])}
-        children = list(self.taxes)
-        while children:
-            children = [c for t in children for c in t.childs]
+        self.sequences = {}
 
     def compute_taxes(self, invoice):
         """The taxes of the invoice as Invoice._get_taxes computes them
@@ -602,8 +600,11 @@ class _InvoicePoster:
         by_sequence = defaultdict(list)
         for invoice in invoices:
             # the period of the date must be open
-            sequence, date = invoice._number_sequence()
-            by_sequence[sequence, date].append(invoice)
+            key = (invoice.accounting_date or invoice.invoice_date,
+                invoice.sequence_type_cache)
+            if key not in self.sequences:
+                self.sequences[key] = invoice._number_sequence()
+            by_sequence[self.sequences[key]].append(invoice)
         for (sequence, date), s_invoices in by_sequence.items():
             after = Invoice.search([
                     ('sequence', '=', sequence.id),
@@ -694,6 +695,13 @@ class _InvoicePoster:
                 error = 'party_set' if has_party else 'party_required'
                 raise AccessError(gettext('account.msg_line_%s' % error,
                         account=account.rec_name, line=line.description))
+
+
+def pin_children(tax):
+    """The tax with the tree of its children kept on the records, so that
+    computing it reads nothing more"""
+    tax.childs = [pin_children(c) for c in tax.childs]
+    return tax
 
 
 def _stored(Model):
