@@ -4,16 +4,16 @@ documents, reviewed by an expert, invoiced, paid and installed, which ends
 in a connection, a meter and a subscription."""
 import datetime as dt
 
+from trytond.exceptions import UserError
 from trytond.i18n import gettext
 from trytond.model import (
     Index, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.model.exceptions import AccessError
-from trytond.exceptions import UserError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, Id, If
 from trytond.transaction import Transaction, without_check_access
 
-from . import validators
+from . import jalali, validators
 from .common import JalaliDate, JalaliMixin, NormalizeMixin
 from .connection import DIAMETERS
 
@@ -39,8 +39,6 @@ STATES = [
     ('rejected', "Rejected"),
     ('cancelled', "Cancelled"),
     ]
-# The states in which the applicant may still change his documents
-OPEN_STATES = {'draft', 'submitted', 'review', 'documents'}
 
 
 class ApplicationError(UserError):
@@ -339,16 +337,13 @@ class Application(
             ('mobile', operator, operand, *extra),
             ]
 
-    def document_kinds(self):
-        "The kinds of document the application has"
-        return {d.application_document for d in self.documents}
-
     @classmethod
     def copy(cls, applications, default=None):
         default = default.copy() if default is not None else {}
         for name in ['number', 'expert', 'connection', 'meter',
                 'subscription', 'installation_date', 'meter_serial',
-                'reason', 'note', 'requested_documents', 'logs']:
+                'reason', 'note', 'requested_documents', 'documents',
+                'logs']:
             default.setdefault(name)
         default.setdefault('request_date', cls.default_request_date())
         return super().copy(applications, default=default)
@@ -419,9 +414,9 @@ class Application(
                     **{**application.sms_values(), **values})
 
     @classmethod
-    def _step(cls, applications, action, note=None, sms=None):
+    def _step(cls, applications, action, note=None):
         cls.log_step(applications, action, note=note)
-        cls.notify(applications, sms or action)
+        cls.notify(applications, action)
 
     @classmethod
     @ModelView.button
@@ -680,7 +675,6 @@ class ApplicationLog(ModelSQL, ModelView):
         return False
 
     def get_date_jalali(self, name):
-        from . import jalali
         return jalali.format_date(self.date) + (
             self.date.strftime(' %H:%M') if self.date else '')
 
