@@ -314,21 +314,24 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
             for address in Address.search(
                     [('party', 'in', [p.id for p in sub_parties])]):
                 found[address.party].append(address)
-        addresses, missing = {}, []
+        addresses, missing = {}, {}
         for bill in bills:
             party = bill.party
-            if party in addresses:
+            if party in addresses or party in missing:
                 continue
             if found[party]:
                 addresses[party] = next((a for a in found[party]
                         if a.invoice), found[party][0])
             else:
                 parcel = bill.subscription.connection.parcel
-                addresses[party] = Address(party=party,
-                    street=parcel.address or parcel.rec_name,
-                    postal_code=parcel.postal_code)
-                missing.append(addresses[party])
-        Address.save(missing)
+                # the street as its setter stores it, without a write
+                # per address
+                missing[party] = {
+                    'party': party.id,
+                    'street_unstructured': parcel.address or parcel.rec_name,
+                    'postal_code': parcel.postal_code,
+                    }
+        addresses.update(zip(missing, Address.create(list(missing.values()))))
         return addresses
 
     def _get_invoice_lines(self, invoice, configuration):
@@ -381,6 +384,8 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         pool = Pool()
         Template = pool.get('water.sms.template')
         Sms = pool.get('water.sms')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        MoveLine = pool.get('account.move.line')
         templates = Template.search([
                 ('code', '=', 'bill_issued'),
                 ('active', '=', True),
@@ -389,15 +394,31 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
             return []
         template, = templates
         portal_url = http_base().rstrip('/') + PORTAL + '/'
+        bills = cls.browse(bills)
+        mobiles = {}
+        # the first mobile of each party, as Party.mobile gives it
+        for sub_parties in grouped_slice(list({b.party.id for b in bills})):
+            for mechanism in ContactMechanism.search([
+                        ('party', 'in', list(sub_parties)),
+                        ('type', '=', 'mobile'),
+                        ]):
+                mobiles.setdefault(mechanism.party, mechanism.value)
+        # the earliest maturity of the lines to pay of each invoice
+        due_dates = {}
+        for sub_bills in grouped_slice(bills):
+            for line in MoveLine.search([
+                        ('move', 'in', [b.invoice.move.id for b in sub_bills]),
+                        ('maturity_date', '!=', None),
+                        ('account.type.receivable', '=', True),
+                        ], order=[('maturity_date', 'DESC')]):
+                due_dates[line.move] = line.maturity_date
         messages = []
-        for bill in cls.browse(bills):
+        for bill in bills:
             try:
-                mobile = validators.mobile(bill.party.mobile or '')
+                mobile = validators.mobile(mobiles.get(bill.party) or '')
             except validators.InvalidValue:
                 continue
-            due_date = min((l.maturity_date
-                    for l in bill.invoice.lines_to_pay if l.maturity_date),
-                default=None)
+            due_date = due_dates.get(bill.invoice.move)
             messages.append({
                     'mobile': mobile,
                     'party': bill.party,
