@@ -14,6 +14,7 @@ import logging
 from sql import For, Literal
 
 from trytond import backend
+from trytond.exceptions import UserError, UserWarning
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
@@ -499,14 +500,21 @@ class GatewayTransaction(ModelSQL, ModelView):
 
     @classmethod
     def complete(cls, transactions):
-        """Post the verified transactions, each in its own commit; one that
-        fails stays verified for the cron"""
+        """Post the verified transactions, each in its own commit; one the
+        accounts refuse (a user error) stays verified for the cron and the
+        staff"""
         for transaction in transactions:
             cls.lock_rows([transaction])
             transaction = cls(transaction.id)
             if transaction.state != lifecycle.VERIFIED:
                 continue
-            transaction.post()
+            try:
+                transaction.post()
+            except (UserError, UserWarning) as exception:
+                Transaction().rollback()
+                logger.warning("gateway transaction %s not booked: %s",
+                    transaction.number, exception)
+                continue
             Transaction().commit()
 
     @classmethod

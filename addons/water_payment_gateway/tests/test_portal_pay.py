@@ -17,6 +17,7 @@ from werkzeug.test import Client
 
 from trytond import backend, config
 from trytond.cache import Cache
+from trytond.exceptions import UserError
 from trytond.modules.water_billing.tests import fixtures
 from trytond.pool import Pool
 from trytond.protocols.wrappers import Response
@@ -25,7 +26,7 @@ from trytond.tests.test_tryton import (
 from trytond.transaction import Transaction, TransactionError
 from trytond.wsgi import app
 
-from .. import lifecycle
+from .. import lifecycle, payment
 from ..simulator import (
     DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL, REVERSED, SETTLED, BankSimulator)
 from .payment_tools import _cache_name, _setup, add_mobile
@@ -632,6 +633,28 @@ class PortalPayTestCase(GatewayDatabase):
         transaction = self.last_transaction()
         self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
         self.assertEqual(len(self.payments(transaction['number'])), 1)
+
+    def test_booking_refused_then_cron(self):
+        """The accounts refuse the payment of a verified transaction: the
+        subscriber sees it paid and being booked, the cron books it"""
+        client = self.logged_in()
+        bank = self.choose(client, self.bill_path(), 'sadad')
+        callback, = self.at_bank(bank, 'approve')
+        with patch.object(payment.Bill, 'receive',
+                side_effect=UserError("closed period")):
+            response = self.back(client, callback)
+
+        transaction = self.last_transaction()
+        self.assertEqual(response.status_code, HTTPStatus.SEE_OTHER)
+        self.assertEqual(transaction['state'], lifecycle.VERIFIED)
+        self.assertEqual(transaction['payments'], [])
+        receipt = client.get(response.headers['Location'])
+        self.assertIn('در حال ثبت', receipt.text)
+        self.recover()
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
+        self.assertEqual(len(transaction['payments']), 1)
 
     def test_never_return_sadad(self):
         "A browser that never returns: the cron verifies and pays"
