@@ -99,7 +99,9 @@ def portal_url():
 
 def demo(config, options):
     """A gateway account of each provider at the bank simulator
-    ([water] bank_simulator, default http://127.0.0.1:8010)"""
+    ([water] bank_simulator, default http://127.0.0.1:8010); subscriber
+    1421's earlier bills paid at the bank"""
+    demo_settlement(config, options)
     Gateway = Model.get('water.payment.gateway', config=config)
     company = get_company(config)
     if Gateway.find([('company', '=', company.id)], limit=1):
@@ -124,3 +126,57 @@ def demo(config, options):
             **common),
         ]
     Gateway.save(gateways)
+
+
+def demo_settlement(config, options):
+    """Subscriber 1421's bills but the latest paid at the bank by their bill
+    ID and payment ID, each imported from a bank settlement file, so that
+    the latest bill owes only what the rounding of the payable carried"""
+    from trytond.modules.water_crm.cli import in_transaction
+    in_transaction(options, _demo_pay_1421)
+
+
+def _demo_pay_1421():
+    import datetime as dt
+
+    from trytond.modules.water_crm import jalali
+    from trytond.pool import Pool
+
+    from .settlement import import_settlement
+    from .settlement_csv import REQUIRED
+
+    pool = Pool()
+    Bill = pool.get('water.bill')
+    Subscription = pool.get('water.subscription')
+    Line = pool.get('water.settlement.line')
+    subscriptions = Subscription.search([('number', '=', '1421')])
+    if not subscriptions:
+        return
+    bills = Bill.search([
+            ('subscription', '=', subscriptions[0].id),
+            ('state', '=', 'posted'),
+            ], order=[('date', 'ASC'), ('period_end', 'ASC'), ('id', 'ASC')])
+    if len(bills) < 2 or Line.search([('bill', 'in', bills)], limit=1):
+        return
+    # The demo billed the whole history at once: each bill owes all the
+    # earlier ones. Had each bill been paid before the next was issued,
+    # it would owe only the remainder of the previous payable; figure
+    # each debt again that way, as when the bill was issued (it and the
+    # later bills hidden), then pay it.
+    for index, bill in enumerate(bills):
+        later = bills[index + 1:]
+        Bill.write(bills[index:], {'state': 'draft'})
+        Bill.set_debt([bill])
+        bill.save()
+        Bill.write(bills[index:], {'state': 'posted'})
+        if not later or not bill.payment_id:
+            continue
+        date = min(bill.date + dt.timedelta(days=7),
+            later[0].date - dt.timedelta(days=1))
+        text = (','.join(REQUIRED) + '\n'
+            + f'{bill.bill_id},{bill.payment_id},{int(bill.payable)},'
+            f'{jalali.format_date(date)},{date:%y%m%d}1421\n')
+        report = import_settlement(text,
+            filename=f'settlement-{date:%Y%m%d}.csv')
+        if report.rejections or report.paid != 1:
+            raise ValueError(f"{bill.rec_name}: {report}")
