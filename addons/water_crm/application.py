@@ -638,7 +638,7 @@ class ApplicationLog(ModelSQL, ModelView):
 
     application = fields.Many2One('water.application', "Application",
         required=True, ondelete='CASCADE')
-    date = fields.Timestamp("Date", required=True, readonly=True)
+    date = fields.DateTime("Date", required=True, readonly=True)
     date_jalali = fields.Function(fields.Char("Date (Jalali)"),
         'get_date_jalali')
     user = fields.Many2One('res.user', "User", readonly=True,
