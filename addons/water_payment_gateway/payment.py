@@ -13,9 +13,7 @@ from sql.aggregate import Sum
 from sql.operators import Concat
 
 from trytond import backend
-from trytond.i18n import gettext
 from trytond.model import fields
-from trytond.modules.water_crm import jalali
 from trytond.pool import Pool, PoolMeta
 from trytond.transaction import Transaction
 
@@ -283,29 +281,14 @@ class Bill(metaclass=PoolMeta):
         return payments
 
     def send_paid_sms(self, amount, date, reference):
-        "Queue the 'paid' SMS to the subscriber's mobile, if any"
-        pool = Pool()
-        Sms = pool.get('water.sms')
+        "Queue the 'bill_paid' SMS to the subscriber's mobile, if any"
+        Template = Pool().get('water.sms.template')
         mechanism = self.party.contact_mechanism_get('mobile')
-        if not mechanism:
-            return
-        values = dict(name=self.party.rec_name,
-            subscription=self.subscription.number, amount=int(amount),
-            date=jalali.format_date(date), reference=reference or '')
-        try:
-            Template = pool.get('water.sms.template')
-        except KeyError:
-            Sms.send([{
-                        'mobile': mechanism.value,
-                        'body': gettext(
-                            'water_payment_gateway.msg_sms_bill_paid',
-                            **values),
-                        'party': self.party,
-                        'origin': self,
-                        }])
-        else:
+        if mechanism:
             Template.send('bill_paid', mechanism.value, party=self.party,
-                origin=self, **values)
+                origin=self, name=self.party.rec_name,
+                subscription=self.subscription.number, amount=int(amount),
+                date=date, reference=reference or '')
 
 
 class Sms(metaclass=PoolMeta):
