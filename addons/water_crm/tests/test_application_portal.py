@@ -391,6 +391,24 @@ class ApplicationPortalTestCase(RouteTestCase):
         self.assertIn('id="e-mobile"', response.text)
         self.assertEqual(self.count(), before)
 
+    def test_known_applicant_without_login(self):
+        """A known person applying without logging in gets the application
+        on his party and is asked to log in, without a new code"""
+        client = self.client()
+        response = self.post(client, self.data(
+                self.ids['codes'][1][:9], '09120000002',
+                first_name="مریم", last_name="کریمی"))
+        self.assertEqual(response.status_code, HTTPStatus.OK)
+        self.assertIsNone(hidden(response, 'key'))
+        self.assertIn('/portal/login?next=', response.text)
+        number = re.search(r'id="tracking-code">([^<]+)<',
+            response.text).group(1)
+        self.assertEqual(self.application(number)['party'],
+            self.ids['parties'][1])
+        messages = self.sms('09120000002')
+        self.assertEqual(len(messages), 1)
+        self.assertIn(number, messages[0])
+
     def test_csrf(self):
         "A form posted without its token is refused"
         before = self.count()
