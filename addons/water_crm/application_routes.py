@@ -11,12 +11,9 @@ import functools
 import secrets
 from http import HTTPStatus
 
-from werkzeug.utils import redirect
-
 import trytond.config as config
 from trytond.exceptions import RateLimitException
 from trytond.protocols.wrappers import with_transaction
-from trytond.transaction import Transaction
 from trytond.wsgi import app
 
 from . import application_form
@@ -26,7 +23,7 @@ from .portal_session import (
     CSRF_COOKIE, CSRF_FIELD, csrf_valid, current_session, error_page,
     no_store, page, set_cookie, subscriber)
 from .portal_user import clean_identifier, code_timeout
-from .routes import _form, _log_in, _password_length
+from .routes import _form, _log_in, _password_length, _see_other, _today
 
 # Room for the text fields and the multipart envelope of the form
 FORM_OVERHEAD = 256 * 1024
@@ -80,10 +77,6 @@ def applicant_form(func):
     return wrapper
 
 
-def _see_other(location):
-    return redirect(location, code=HTTPStatus.SEE_OTHER)
-
-
 def _choices(pool):
     "The zones and usages an applicant may choose"
     Zone = pool.get('water.zone')
@@ -94,14 +87,6 @@ def _choices(pool):
             ], order=[('name', 'ASC')])
     usages = Usage.search([], order=[('name', 'ASC')])
     return zones, usages
-
-
-def _today(pool):
-    Date = pool.get('ir.date')
-    portal_company = company(pool)
-    with Transaction().set_context(
-            company=portal_company.id if portal_company else None):
-        return Date.today()
 
 
 def _form_page(pool, session, csrf_token, status=HTTPStatus.OK, **values):
