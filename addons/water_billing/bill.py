@@ -695,10 +695,8 @@ class _InvoicePoster:
         journal, period and account"""
         pool = Pool()
         MoveLine = pool.get('account.move.line')
+        # Period.find has refused a period that is not open
         for journal, period in {(m.journal, m.period) for m in moves}:
-            if period.state != 'open':
-                raise PostError(gettext('account.msg_post_closed_period',
-                        period=period.rec_name))
             # creates the journal period, or refuses a closed one
             MoveLine.check_journal_period_modify(period, journal)
         accounts = {}
