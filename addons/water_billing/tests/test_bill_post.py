@@ -4,6 +4,7 @@ invoice, taxes, move and move lines that Tryton's own saving and posting
 give the same bill, and its invoice is paid by a reconciled payment."""
 from decimal import Decimal
 
+from trytond.exceptions import UserError
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -167,6 +168,23 @@ class BillPostTestCase(BillingTestCase):
         self.assertTrue(all(l.reconciliation for l in invoice.lines_to_pay))
         self.assertTrue(Bill(bill.id).paid)
         self.assertEqual(receivable_balance(bill.party), 0)
+
+    @with_company
+    def test_closed_period(self):
+        "Bills of a closed period are refused, nothing is written"
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Period = pool.get('account.period')
+        Invoice = pool.get('account.invoice')
+        bills = twins()
+        period = Period.find(bills[0].company, date=bills[0].date)
+        Period.close([period])
+
+        with self.assertRaises(UserError) as context:
+            Bill.post(bills)
+        self.assertIn(period.rec_name, context.exception.message)
+        self.assertEqual(Invoice.search([], count=True), 0)
+        self.assertEqual({b.state for b in Bill.browse(bills)}, {'draft'})
 
     @with_company
     def test_numbers(self):
