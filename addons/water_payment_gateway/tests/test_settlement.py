@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import tempfile
-from decimal import Decimal
 from unittest.mock import patch
 
 from trytond.model.exceptions import ValidationError
