@@ -194,6 +194,8 @@ class SettlementLine(JalaliMixin, ModelSQL, ModelView):
         Payment = Pool().get('account.payment')
         result = {l.id: [] for l in lines}
         by_reference = defaultdict(list)
+        # a duplicate row shares the reference of the row it repeats
+        lines = [l for l in lines if l.state in {'paid', 'review'}]
         for line in lines:
             by_reference[line.settlement.journal.id, line.reference].append(
                 line.id)

@@ -93,6 +93,7 @@ class SettlementTestCase(PaymentTestCase):
                 ])
         self.assertIn(f"{second.payable - 1000}", lines[1].reason)
         self.assertIn("line 2", lines[3].reason)
+        self.assertEqual((lines[2].payments, lines[3].payments), ((), ()))
         paid, = lines[0].payments
         self.assertEqual((paid.state, paid.amount, paid.date, paid.reference),
             ('succeeded', first.payable, lines[0].date,
