@@ -8,6 +8,7 @@ Persian page every time, never a traceback or a name of the server's code.
 
 SCREENSHOTS=docs/screenshots writes the README's pictures of the portal
 (phone, 360 px wide, and desktop) while the pages are checked."""
+import http.client
 import io
 import os
 import re
@@ -123,7 +124,9 @@ class BrowserTestCase(unittest.TestCase):
         return context.new_page()
 
     def screenshot(self, page, name):
-        "Keep a picture of the page for the README when asked to"
+        """Keep a picture of the page for the README when asked to; the
+        pages are pictured by tests that run before test_self_reading,
+        as a first `make run` shows them"""
         if SCREENSHOTS:
             os.makedirs(SCREENSHOTS, exist_ok=True)
             page.screenshot(path=os.path.join(SCREENSHOTS, name + '.png'),
@@ -378,7 +381,6 @@ class ErrorPagesTestCase(unittest.TestCase):
     "Bad addresses, methods and forms get Persian pages, no internals"
 
     def request(self, method, path, data=None, headers=None):
-        import http.client
         connection = http.client.HTTPConnection('127.0.0.1', server.port,
             timeout=60)
         try:
