@@ -59,8 +59,12 @@ class Configuration(metaclass=PoolMeta):
 
     @classmethod
     def default_application_sequence(cls):
-        return Pool().get('ir.model.data').get_id(
-            'water_crm', 'sequence_application')
+        try:
+            return Pool().get('ir.model.data').get_id(
+                'water_crm', 'sequence_application')
+        except KeyError:
+            # the column is added before the sequence's record is loaded
+            return None
 
 
 class Application(
