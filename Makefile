@@ -25,9 +25,11 @@ run: setup
 	@echo "      subscription 1421 (or mobile 09121234567), password water-1421"
 	@echo "  Bank simulator (pays the demo's online payments, no real money):"
 	@echo "      http://127.0.0.1:$(BANK_SIMULATOR_PORT)/"
+	@echo "  Scheduled jobs (SMS delivery, payment recovery) run in trytond-cron."
 	@echo
 	$(BIN)/water bank-simulator --port $(BANK_SIMULATOR_PORT) & simulator=$$!; \
-		trap 'kill $$simulator 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/trytond-cron -c $(CONFIG) -d $(DATABASE) & cron=$$!; \
+		trap 'kill $$simulator $$cron 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/trytond -c $(CONFIG) -d $(DATABASE)
 
 setup: install var/admin-password
