@@ -20,14 +20,14 @@ from . import application_form
 from .application_form import DOCUMENTS
 from .portal import CONTEXT, PREFIX, company, portal
 from .portal_session import (
-    CSRF_COOKIE, CSRF_FIELD, csrf_valid, current_session, error_page,
+    CSRF_COOKIE, CSRF_FIELD, ID, csrf_valid, current_session, error_page,
     no_store, page, set_cookie, subscriber)
 from .portal_user import clean_identifier, code_timeout
 from .routes import _form, _log_in, _password_length, _see_other, _today
 
 # Room for the text fields and the multipart envelope of the form
 FORM_OVERHEAD = 256 * 1024
-PAY_RULE = PREFIX + '/invoices/<int:invoice_id>/pay'
+PAY_RULE = PREFIX + f'/invoices/<{ID}:invoice_id>/pay'
 # The context of the applicant's actions: the history says he did them
 APPLICANT = {**CONTEXT, 'water_applicant': True}
 
@@ -353,7 +353,7 @@ def _pay_url(pool, application):
         return None
     if not any(r.rule == PAY_RULE for r in app.url_map.iter_rules()):
         return None
-    return PAY_RULE.replace('<int:invoice_id>', str(invoice.id))
+    return PAY_RULE.replace(f'<{ID}:invoice_id>', str(invoice.id))
 
 
 def _tracking_page(pool, session, application, status=HTTPStatus.OK,
@@ -373,7 +373,7 @@ UPLOAD_STATES = {'submitted', 'review', 'documents'}
 UPLOAD_KINDS = [(kind, False) for kind, _ in DOCUMENTS] + [('other', False)]
 
 
-@app.route(PREFIX + '/applications/<int:application_id>', methods={'GET'})
+@app.route(PREFIX + f'/applications/<{ID}:application_id>', methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
@@ -389,7 +389,7 @@ def application_tracking(request, pool, session, application_id):
         uploaded=bool(request.args.get('uploaded')))
 
 
-@app.route(PREFIX + '/applications/<int:application_id>/documents',
+@app.route(PREFIX + f'/applications/<{ID}:application_id>/documents',
     methods={'POST'})
 @upload_limit(len(UPLOAD_KINDS))
 @portal

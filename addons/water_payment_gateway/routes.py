@@ -21,7 +21,7 @@ from trytond.wsgi import app
 from trytond.modules.water_crm.portal import (
     CONTEXT, PREFIX, add_template_dir, company, portal)
 from trytond.modules.water_crm.portal_session import (
-    error_page, no_store, page, subscriber)
+    ID, error_page, no_store, page, subscriber)
 
 from . import lifecycle
 
@@ -158,7 +158,7 @@ def _start(pool, session, gateway, amount, values, bill=None,
         form_action=[_origin(bank.url)])
 
 
-@app.route(PREFIX + '/bills/<int:bill_id>/pay', methods={'GET', 'POST'})
+@app.route(PREFIX + f'/bills/<{ID}:bill_id>/pay', methods={'GET', 'POST'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
@@ -172,7 +172,7 @@ def pay_bill(request, pool, session, bill_id):
         {'subscription': bill.subscription}, bill=bill)
 
 
-@app.route(PREFIX + '/invoices/<int:invoice_id>/pay',
+@app.route(PREFIX + f'/invoices/<{ID}:invoice_id>/pay',
     methods={'GET', 'POST'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
@@ -188,7 +188,7 @@ def pay_invoice(request, pool, session, invoice_id):
         invoice=invoice)
 
 
-@app.route(PREFIX + '/gateway/callback/<int:order>', methods={'GET', 'POST'})
+@app.route(PREFIX + f'/gateway/callback/<{ID}:order>', methods={'GET', 'POST'})
 @portal
 def callback(request, pool, order):
     """Where the bank sends the browser back, by POST or GET; carries no
@@ -234,7 +234,7 @@ def _receipt_of(request, pool, order):
     return _see_other(f'{PREFIX}/payments/{transaction.id}')
 
 
-@app.route(PREFIX + '/payments/<int:transaction_id>', methods={'GET'})
+@app.route(PREFIX + f'/payments/<{ID}:transaction_id>', methods={'GET'})
 @portal
 @with_transaction(readonly=False, context=CONTEXT)
 @subscriber
