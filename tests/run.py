@@ -17,6 +17,8 @@ import sys
 import time
 import unittest
 
+import hypothesis
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ['water_crm', 'water_billing', 'water_payment_gateway']
 WORKERS = 2
@@ -38,6 +40,11 @@ def test_names():
 def run(names):
     "Run the tests of names in this process; return (passed, failed, skipped)"
     sys.path.insert(0, os.path.join(ROOT, 'tests'))
+    # Property tests check rules, not speed: a machine busy with the other
+    # process must not fail them
+    hypothesis.settings.register_profile('water', deadline=None,
+        suppress_health_check=[hypothesis.HealthCheck.too_slow])
+    hypothesis.settings.load_profile('water')
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for name in names:
