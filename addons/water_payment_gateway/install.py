@@ -18,31 +18,32 @@ BANK_CHANNEL_NAME = "Bank Channel"
 BANK_CHANNEL_CODE = '1.1.5'
 
 
-def get_journal(config, company):
-    """The payment journal of the gateways, clearing through its own
-    reconcilable account into the cash journal"""
+def get_journal(config, company, name=JOURNAL_NAME, code=CLEARING_CODE):
+    """A payment journal of gateways, clearing through its own reconcilable
+    account into the cash journal"""
     PaymentJournal = Model.get('account.payment.journal', config=config)
     journals = PaymentJournal.find([
             ('company', '=', company.id),
             ('process_method', '=', 'water_gateway'),
+            ('name', '=', name),
             ], limit=1)
     if journals:
         return journals[0]
     Account = Model.get('account.account', config=config)
     Journal = Model.get('account.journal', config=config)
     accounts = Account.find([
-            ('company', '=', company.id), ('code', '=', CLEARING_CODE)])
+            ('company', '=', company.id), ('code', '=', code)])
     if accounts:
         account, = accounts
     else:
         cash, = Account.find([
                 ('company', '=', company.id), ('code', '=', '1.1.1')])
-        account = Account(company=company, code=CLEARING_CODE,
-            name="Gateway Clearing", parent=cash.parent, type=cash.type,
+        account = Account(company=company, code=code,
+            name=f"{name} Clearing", parent=cash.parent, type=cash.type,
             reconcile=True)
         account.save()
     cash_journal, = Journal.find([('code', '=', 'CASH')], limit=1)
-    journal = PaymentJournal(name=JOURNAL_NAME, company=company,
+    journal = PaymentJournal(name=name, company=company,
         currency=company.currency, process_method='water_gateway',
         clearing_account=account, clearing_journal=cash_journal)
     journal.save()
@@ -99,30 +100,34 @@ def portal_url():
 
 def demo(config, options):
     """A gateway account of each provider at the bank simulator
-    ([water] bank_simulator, default http://127.0.0.1:8010); subscriber
-    1421's earlier bills paid at the bank"""
+    ([water] bank_simulator, default http://127.0.0.1:8010), each on a
+    payment journal of its own as each bank settles its own payments (the
+    accountants' payments per day are per journal); subscriber 1421's
+    earlier bills paid at the bank"""
     demo_settlement(config, options)
     Gateway = Model.get('water.payment.gateway', config=config)
     company = get_company(config)
     if Gateway.find([('company', '=', company.id)], limit=1):
         return
-    journal = get_journal(config, company)
     url = tconfig.get('water', 'bank_simulator', default=SIMULATOR)
-    common = dict(company=company, journal=journal, base_url=url,
+    common = dict(company=company, base_url=url,
         callback_base_url=portal_url())
     gateways = [
         Gateway(name="سداد (بانک ملی ایران)", provider='sadad', sequence=10,
             merchant_id=DEMO_SADAD.merchant_id,
             terminal_id=DEMO_SADAD.terminal_id,
             terminal_key=DEMO_SADAD.terminal_key, verify_window=15,
+            journal=get_journal(config, company, "Sadad", '1.1.6.1'),
             **common),
         Gateway(name="به‌پرداخت ملت", provider='mellat', sequence=20,
             terminal_id=DEMO_MELLAT.terminal_id,
             user_name=DEMO_MELLAT.user_name,
             user_password=DEMO_MELLAT.user_password, verify_window=20,
+            journal=get_journal(config, company, "Mellat", '1.1.6.2'),
             **common),
         Gateway(name="زرین‌پال", provider='zarinpal', sequence=30,
             zarinpal_merchant=DEMO_ZARINPAL.merchant_id, verify_window=30,
+            journal=get_journal(config, company, "Zarinpal", '1.1.6.3'),
             **common),
         ]
     Gateway.save(gateways)
