@@ -3,7 +3,7 @@
 scenario tests, and the cross-module tests of this folder.
 
 SQLite in memory by default; PostgreSQL when TRYTOND_DATABASE__URI points
-at one. The test files are shared between two processes (one per core),
+at one. The test files are shared between processes (one more than cores),
 each with its own database. Prints 'N passed, N failed, N skipped' and
 fails on any failure or when no test ran.
 
@@ -21,7 +21,9 @@ import hypothesis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULES = ['water_crm', 'water_billing', 'water_payment_gateway']
-WORKERS = 2
+# One more process than cores: a test waits on the database a good part
+# of its time
+WORKERS = len(os.sched_getaffinity(0)) + 1
 
 
 def test_names():
