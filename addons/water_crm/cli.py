@@ -82,6 +82,20 @@ def _modules_fingerprint():
 _LOCKS = {}
 
 
+def learn(exception, extras):
+    """Make the next start of a transaction take the lock exception asked
+    for. Records are locked through their whole table: a transaction that
+    creates them (a move line it then reconciles) asks for new ids at each
+    start and would never get them up front."""
+    from trytond.transaction import _TransactionLockRecordsError
+    if isinstance(exception, _TransactionLockRecordsError):
+        tables = extras.setdefault('_lock_tables', [])
+        if exception._table not in tables:
+            tables.append(exception._table)
+    else:
+        exception.fix(extras)
+
+
 def in_transaction(options, func, commit=True):
     """Return func() called in a transaction on the database of the options
     as the admin user, with his preferences (company, language) as context.
@@ -106,7 +120,7 @@ def in_transaction(options, func, commit=True):
                 result = func()
             except TransactionError as exception:
                 transaction.rollback()
-                exception.fix(extras)
+                learn(exception, extras)
                 continue
             if not commit:
                 transaction.rollback()

@@ -13,6 +13,7 @@ import unittest
 from decimal import Decimal
 from functools import wraps
 
+from trytond.modules.water_crm.cli import learn
 from trytond.modules.water_crm import jalali
 from trytond.modules.water_crm.tests.test_crm import (
     create_connection, create_meter, create_parcel, create_party,
@@ -129,7 +130,7 @@ def with_company(func):
                 except TransactionError as exception:
                     transaction.rollback()
                     transaction.tasks.clear()
-                    exception.fix(extras)
+                    learn(exception, extras)
                     continue
                 finally:
                     transaction.rollback()

@@ -10,6 +10,7 @@ from http import HTTPStatus
 from unittest.mock import patch
 
 from trytond import config
+from trytond.modules.water_crm.cli import learn
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.water_crm import jalali
 from trytond.pool import Pool
@@ -69,7 +70,7 @@ class PortalBillingTestCase(RouteTestCase):
                     cls.setUpDatabase()
                 except TransactionError as exception:
                     transaction.rollback()
-                    exception.fix(extras)
+                    learn(exception, extras)
                     continue
                 transaction.commit()
                 break

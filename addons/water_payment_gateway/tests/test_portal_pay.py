@@ -16,6 +16,7 @@ import requests
 from werkzeug.test import Client
 
 from trytond import backend, config
+from trytond.modules.water_crm.cli import learn
 from trytond.cache import Cache
 from trytond.exceptions import UserError
 from trytond.modules.water_billing.tests import fixtures
@@ -63,7 +64,7 @@ def committed(func):
                     result = func()
             except TransactionError as exception:
                 transaction.rollback()
-                exception.fix(extras)
+                learn(exception, extras)
                 continue
             transaction.commit()
             Cache.drop(DB_NAME)

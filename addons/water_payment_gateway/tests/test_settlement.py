@@ -9,6 +9,7 @@ import os
 import tempfile
 from unittest.mock import patch
 
+from trytond.modules.water_crm.cli import learn
 from trytond.model.exceptions import ValidationError
 from trytond.modules.water_billing import billid
 from trytond.modules.water_billing.tests.fixtures import (
@@ -265,7 +266,7 @@ class SettlementCommandTestCase(PaymentTestCase):
                         total = sum(b.payable for b in bills)
                 except TransactionError as exception:
                     transaction.rollback()
-                    exception.fix(extras)
+                    learn(exception, extras)
                     continue
                 transaction.commit()
                 break
