@@ -19,13 +19,12 @@ Optional columns, which may be missing or empty:
 
 Digits may be Persian or Arabic-Indic; a subscription appears once in a
 file."""
-import csv
-import io
 import re
 from dataclasses import dataclass
 
-from trytond.modules.water_crm import jalali, validators
-from trytond.modules.water_crm.subscriber_csv import Parsed, Rejection
+from trytond.modules.water_crm import jalali
+from trytond.modules.water_crm.subscriber_csv import (
+    Parsed, Rejection, clean_cells, read_rows)
 
 __all__ = ['REQUIRED', 'OPTIONAL', 'KINDS', 'Row', 'Parsed', 'Rejection',
     'parse']
@@ -94,70 +93,28 @@ CONVERTERS = {
 def parse(text):
     """Read the CSV text; return the rows that are valid and a rejection
     for each problem found, with its line and column"""
-    if text.startswith('\ufeff'):
-        text = text[1:]
     result = Parsed()
-    reader = csv.DictReader(io.StringIO(text, newline=''))
-    try:
-        columns = [validators.normalize_text(c or '').lower()
-            for c in reader.fieldnames or []]
-    except csv.Error as exception:
-        result.rejections.append(Rejection(1, None, str(exception)))
-        return result
-    reader.fieldnames = columns
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing:
-        result.rejections.append(Rejection(1, None,
-                "missing columns: " + ', '.join(missing)))
-    if unknown:
-        result.rejections.append(Rejection(1, None,
-                "unknown columns: " + ', '.join(unknown)))
-    if missing or unknown:
-        return result
     lines = {}
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any((v or '').strip() for v in values.values()
-                    if isinstance(v, str)):
-                continue
-            row, rejections = _parse_row(line, values)
-            if row:
-                if row.subscription in lines:
-                    rejections.append(Rejection(line, 'subscription',
-                            f"{row.subscription} is already on line "
-                            f"{lines[row.subscription]}"))
-                else:
-                    lines[row.subscription] = line
-            if rejections:
-                result.rejections.extend(rejections)
+    for line, values in read_rows(text, REQUIRED, OPTIONAL, result):
+        row, rejections = _parse_row(line, values)
+        if row:
+            if row.subscription in lines:
+                rejections.append(Rejection(line, 'subscription',
+                        f"{row.subscription} is already on line "
+                        f"{lines[row.subscription]}"))
             else:
-                result.rows.append(row)
-    except csv.Error as exception:
-        result.rejections.append(
-            Rejection(reader.line_num, None, str(exception)))
+                lines[row.subscription] = line
+        if rejections:
+            result.rejections.extend(rejections)
+        else:
+            result.rows.append(row)
     return result
 
 
 def _parse_row(line, values):
-    cleaned, rejections = {}, []
-    for column in REQUIRED + OPTIONAL:
-        value = values.get(column) or ''
-        # a note is free text: only its surrounding spaces go
-        value = (value.strip() if column == 'note'
-            else validators.normalize_text(value))
-        if not value:
-            if column in REQUIRED:
-                rejections.append(Rejection(line, column, "is required"))
-            continue
-        converter = CONVERTERS.get(column)
-        try:
-            cleaned[column] = converter(value) if converter else value
-        except ValueError as exception:
-            rejections.append(Rejection(line, column, str(exception)))
-    if values.get(None):
-        rejections.append(Rejection(line, None, "more cells than columns"))
+    # a note is free text: only its surrounding spaces go
+    cleaned, rejections = clean_cells(line, values, REQUIRED, OPTIONAL,
+        CONVERTERS, free_text={'note'})
     if rejections:
         return None, rejections
     cleaned['date'] = cleaned.pop('reading_date')

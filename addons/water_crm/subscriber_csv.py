@@ -130,6 +130,64 @@ CONVERTERS = {
     }
 
 
+def read_rows(text, required, optional, result):
+    """Yield (line, cells) of each row of the CSV text that is not blank,
+    under its normalised lower-case header; a bad header or CSV syntax is
+    added to result.rejections with its line"""
+    if text.startswith('\ufeff'):
+        text = text[1:]
+    reader = csv.DictReader(io.StringIO(text, newline=''))
+    try:
+        columns = [validators.normalize_text(c or '').lower()
+            for c in reader.fieldnames or []]
+    except csv.Error as exception:
+        result.rejections.append(Rejection(1, None, str(exception)))
+        return
+    reader.fieldnames = columns
+    missing = [c for c in required if c not in columns]
+    unknown = [c for c in columns if c not in required + optional]
+    if missing:
+        result.rejections.append(Rejection(1, None,
+                "missing columns: " + ', '.join(missing)))
+    if unknown:
+        result.rejections.append(Rejection(1, None,
+                "unknown columns: " + ', '.join(unknown)))
+    if missing or unknown:
+        return
+    try:
+        for values in reader:
+            if any((v or '').strip() for v in values.values()
+                    if isinstance(v, str)):
+                yield reader.line_num, values
+    except csv.Error as exception:
+        result.rejections.append(
+            Rejection(reader.line_num, None, str(exception)))
+
+
+def clean_cells(line, values, required, optional, converters,
+        free_text=()):
+    """The cells of a row normalised and converted by column, and a
+    rejection for each that is missing or wrong; free_text columns only
+    lose their surrounding spaces"""
+    cleaned, rejections = {}, []
+    for column in required + optional:
+        value = values.get(column) or ''
+        value = (value.strip() if column in free_text
+            else validators.normalize_text(value))
+        if not value:
+            if column in required:
+                rejections.append(Rejection(line, column, "is required"))
+            continue
+        converter = converters.get(column)
+        try:
+            cleaned[column] = converter(value) if converter else value
+        except ValueError as exception:
+            rejections.append(Rejection(line, column, str(exception)))
+    if values.get(None):
+        rejections.append(Rejection(line, None, "more cells than columns"))
+    return cleaned, rejections
+
+
 def parse(text):
     """Read the CSV text; return the rows that are valid and a rejection
     for each problem found, with its line and column"""

@@ -21,9 +21,7 @@ row per payment. Columns, in any order:
 
 Digits may be Persian or Arabic-Indic. The same trace number and bill ID
 twice in a file is a duplicate row: the second is reported, not paid."""
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 
@@ -31,7 +29,8 @@ import jdatetime
 
 from trytond.modules.water_billing import billid
 from trytond.modules.water_crm import validators
-from trytond.modules.water_crm.subscriber_csv import Parsed, Rejection
+from trytond.modules.water_crm.subscriber_csv import (
+    Parsed, Rejection, clean_cells, read_rows)
 
 __all__ = ['REQUIRED', 'OPTIONAL', 'Row', 'Parsed', 'Rejection', 'parse',
     'parse_date']
@@ -107,65 +106,23 @@ CONVERTERS = {
 def parse(text):
     """Read the CSV text; return the rows that are valid and a rejection
     for each problem, with its line and column"""
-    if text.startswith('\ufeff'):
-        text = text[1:]
     result = Parsed()
-    reader = csv.DictReader(io.StringIO(text, newline=''))
-    try:
-        columns = [validators.normalize_text(c or '').lower()
-            for c in reader.fieldnames or []]
-    except csv.Error as exception:
-        result.rejections.append(Rejection(1, None, str(exception)))
-        return result
-    reader.fieldnames = columns
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing:
-        result.rejections.append(Rejection(1, None,
-                "missing columns: " + ', '.join(missing)))
-    if unknown:
-        result.rejections.append(Rejection(1, None,
-                "unknown columns: " + ', '.join(unknown)))
-    if missing or unknown:
-        return result
     lines = {}
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any((v or '').strip() for v in values.values()
-                    if isinstance(v, str)):
-                continue
-            row, rejections = _parse_row(line, values)
-            if rejections:
-                result.rejections.extend(rejections)
-                continue
-            row.duplicate_of = lines.setdefault(row.key, line)
-            if row.duplicate_of == line:
-                row.duplicate_of = None
-            result.rows.append(row)
-    except csv.Error as exception:
-        result.rejections.append(
-            Rejection(reader.line_num, None, str(exception)))
+    for line, values in read_rows(text, REQUIRED, OPTIONAL, result):
+        row, rejections = _parse_row(line, values)
+        if rejections:
+            result.rejections.extend(rejections)
+            continue
+        row.duplicate_of = lines.setdefault(row.key, line)
+        if row.duplicate_of == line:
+            row.duplicate_of = None
+        result.rows.append(row)
     return result
 
 
 def _parse_row(line, values):
-    cleaned, rejections = {}, []
-    for column in REQUIRED + OPTIONAL:
-        value = values.get(column) or ''
-        value = (value.strip() if column == 'channel'
-            else validators.normalize_text(value))
-        if not value:
-            if column in REQUIRED:
-                rejections.append(Rejection(line, column, "is required"))
-            continue
-        converter = CONVERTERS.get(column)
-        try:
-            cleaned[column] = converter(value) if converter else value
-        except ValueError as exception:
-            rejections.append(Rejection(line, column, str(exception)))
-    if values.get(None):
-        rejections.append(Rejection(line, None, "more cells than columns"))
+    cleaned, rejections = clean_cells(line, values, REQUIRED, OPTIONAL,
+        CONVERTERS, free_text={'channel'})
     if 'bill_id' in cleaned and 'payment_id' in cleaned:
         try:
             payment = billid.check(cleaned['bill_id'], cleaned['payment_id'])
