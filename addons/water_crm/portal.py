@@ -9,7 +9,8 @@ from http import HTTPStatus
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.exceptions import HTTPException, abort
 
-from trytond import config
+from trytond import backend, config
+from trytond.pool import Pool
 from trytond.protocols.wrappers import Response, with_pool
 from trytond.transaction import Transaction
 
@@ -85,12 +86,31 @@ def database_name():
     database of the server"""
     name = config.get('water', 'database', default=None)
     if name:
+        _start_pool(name)
         return name
     with Transaction().start(None, 0, readonly=True) as transaction:
         names = transaction.database.list()
     if len(names) == 1:
         return names[0]
     abort(HTTPStatus.NOT_FOUND)
+
+
+def _start_pool(name):
+    """Start the pool of the configured database when it is not running
+    (first request, modules updated by another process). with_pool would
+    look for it in the server's listing of databases, which is kept for
+    [session] timeout and leaves out a database whose connection test
+    failed once (say at the connection limit): the portal would answer 404
+    all that time."""
+    if name in Pool.database_list():
+        return
+    try:
+        with Transaction().start(name, 0, readonly=True):
+            Pool(name).init()
+    except backend.DatabaseOperationalError:
+        logger.error("Portal database %s cannot be opened", name,
+            exc_info=True)
+        abort(HTTPStatus.SERVICE_UNAVAILABLE)
 
 
 def portal(func):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from unittest.mock import patch
 
-from trytond import config
+from trytond import backend, config
 from trytond.exceptions import UserError
 from trytond.modules.company.tests import create_company
 from trytond.pool import Pool
@@ -734,6 +734,29 @@ class PortalTestCase(RouteTestCase):
                 self.assertIn('lang="fa"', response.text)
                 self.assertNotIn('Traceback', response.text)
                 self.assertNotIn('werkzeug', response.text.lower())
+
+    def test_database_not_listed(self):
+        "The configured database serves even when the listing misses it"
+        client = self.client()
+        # a listing whose connection test failed once for the database
+        Pool.stop(DB_NAME)
+        with patch.object(backend.Database, 'list', return_value=[]):
+            response = client.get('/portal/login')
+        self.assertEqual(response.status_code, HTTPStatus.OK)
+        self.assertIn(DB_NAME, Pool.database_list())
+
+    def test_database_missing(self):
+        "A configured database that is not there: a Persian 503"
+        client = self.client()
+        config.set('water', 'database', 'water_no_such_database')
+        try:
+            response = client.get('/portal/login')
+        finally:
+            config.set('water', 'database', DB_NAME)
+        self.assertEqual(
+            response.status_code, HTTPStatus.SERVICE_UNAVAILABLE)
+        self.assertIn('lang="fa"', response.text)
+        self.assertNotIn('water_no_such_database', response.text)
 
     def test_give_portal_access(self):
         "Staff give portal access: a login and an SMS, never two logins"
