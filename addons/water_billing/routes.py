@@ -61,13 +61,14 @@ def image_type(data):
 class Subscription(metaclass=PoolMeta):
     __name__ = 'water.subscription'
 
-    def portal_bills(self):
+    def portal_bills(self, limit=None):
         "The posted bills of the subscription, the latest first"
         Bill = Pool().get('water.bill')
         return Bill.search([
                 ('subscription', '=', self.id),
                 ('state', '=', 'posted'),
-                ], order=[('period_end', 'DESC'), ('id', 'DESC')])
+                ], order=[('period_end', 'DESC'), ('id', 'DESC')],
+            limit=limit)
 
     def portal_last_reading(self):
         "The latest accepted reading of the subscription"
@@ -77,6 +78,12 @@ class Subscription(metaclass=PoolMeta):
                 ('state', '=', 'accepted'),
                 ], order=[('date', 'DESC'), ('id', 'DESC')], limit=1)
         return readings[0] if readings else None
+
+    def portal_dashboard(self):
+        values = super().portal_dashboard()
+        values['bills'] = self.portal_bills()
+        values['last_reading'] = self.portal_last_reading()
+        return values
 
     def portal_chart(self, bills=None):
         """The bars of the consumption chart of the last bills, oldest
@@ -150,16 +157,23 @@ def _own_bill(pool, session, bill_id):
 
 
 def _subscription_page(pool, session, template, subscription, **values):
+    # the parcel of the connection: the subscription's parcel field would
+    # compute its zone, usage and meter too
+    connection = subscription.connection
     return page(pool, template, session=session, subscription=subscription,
-        parcel=subscription.parcel, connection=subscription.connection,
-        **values)
+        parcel=connection.parcel if connection else None,
+        connection=connection, **values)
 
 
 def _bill_page(pool, session, bill, subscription, latest=False):
-    is_latest = latest or bill == subscription.portal_bills()[0]
+    is_latest = latest or bill == subscription.portal_bills(limit=1)[0]
+    # the menu shows the user's party: its name is read once when the bill
+    # is his (an older bill may name an earlier subscriber)
+    party = session.user.party
     return _subscription_page(pool, session, 'bill.html', subscription,
         menu='bill' if latest else 'bills', bill=bill, latest=latest,
-        is_latest=is_latest)
+        is_latest=is_latest,
+        bill_party=party if bill.party == party else bill.party)
 
 
 @app.route(PREFIX + f'/subscriptions/<{ID}:subscription_id>/bills',

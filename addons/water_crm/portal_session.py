@@ -16,7 +16,7 @@ import trytond.config as config
 from trytond.pool import Pool
 from trytond.wsgi import app
 
-from .portal import PREFIX, company, render
+from .portal import PREFIX, company_name, render
 
 
 class RecordIdConverter(IntegerConverter):
@@ -53,7 +53,7 @@ def no_store(response):
 
 def page(pool, template, session=None, status=HTTPStatus.OK, **values):
     "Render a portal page with what every page shows"
-    values.setdefault('company', company(pool))
+    values.setdefault('company_name', company_name(pool))
     values.setdefault('errors', {})
     values.setdefault('password_length',
         config.getint('password', 'length', default=0))

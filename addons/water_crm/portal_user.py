@@ -22,7 +22,8 @@ from trytond.transaction import Transaction, without_check_access
 from trytond.url import http_base
 
 from . import validators
-from .portal import PREFIX, company, environment
+from .portal import (
+    PREFIX, company, company_cache, company_name, environment)
 
 
 class PortalAccessError(UserError):
@@ -72,9 +73,7 @@ def clean_identifier(value):
 
 def sms_body(template, **values):
     "The text of an SMS from its Persian template"
-    portal_company = company(Pool())
-    values.setdefault('company_name',
-        portal_company.rec_name if portal_company else '')
+    values.setdefault('company_name', company_name(Pool()) or '')
     return environment().get_template(template).render(
         portal_url=http_base().rstrip('/') + PREFIX + '/', **values).strip()
 
@@ -292,10 +291,12 @@ class UserSession(metaclass=PoolMeta):
             return
         session, = sessions
         now = dt.datetime.now()
-        idle = now - session.last_modified_at
+        # last_modified_at and expired from the dates the search has read:
+        # the function field would cost a query of its own
+        idle = now - (session.write_date or session.create_date)
         if (idle > idle_timeout()
                 or now - session.create_date > session_lifetime()
-                or session.expired
+                or abs(idle) > cls.timeout()
                 or not session.user.active):
             cls.delete([session])
             return
@@ -422,6 +423,15 @@ class PortalCode(ModelSQL):
             return record
 
 
+class Company(metaclass=PoolMeta):
+    __name__ = 'company.company'
+
+    @classmethod
+    def on_modification(cls, mode, companies, field_names=None):
+        super().on_modification(mode, companies, field_names=field_names)
+        company_cache.clear()
+
+
 class Party(metaclass=PoolMeta):
     __name__ = 'party.party'
 
@@ -434,6 +444,14 @@ class Party(metaclass=PoolMeta):
                     'depends': ['id'],
                     },
                 })
+
+    @classmethod
+    def on_modification(cls, mode, parties, field_names=None):
+        super().on_modification(mode, parties, field_names=field_names)
+        # the company's name is its party's
+        if mode != 'create' and (
+                field_names is None or {'name', 'code'} & set(field_names)):
+            company_cache.clear()
 
     @classmethod
     @ModelView.button

@@ -310,17 +310,22 @@ def dashboard_default(request, pool, session):
 def dashboard(request, pool, session, subscription_id):
     "The dashboard of one subscription of the user"
     Session = pool.get('web.user.session')
-    subscription = session.user.portal_subscription(subscription_id)
+    # the subscriptions of the switch hold the one shown, if it is his
+    subscriptions = session.user.portal_subscriptions()
+    subscription = next(
+        (s for s in subscriptions if s.id == subscription_id), None)
     if not subscription:
         return error_page(pool, HTTPStatus.NOT_FOUND, session=session)
     if session.subscription != subscription:
         Session.write([session], {'subscription': subscription.id})
+    connection = subscription.connection
     return page(pool, 'dashboard.html', session=session, menu='dashboard',
         subscription=subscription,
-        subscriptions=session.user.portal_subscriptions(),
-        parcel=subscription.parcel,
-        connection=subscription.connection,
-        STATES=SUBSCRIPTION_STATES)
+        subscriptions=subscriptions,
+        parcel=connection.parcel if connection else None,
+        connection=connection,
+        STATES=SUBSCRIPTION_STATES,
+        **subscription.portal_dashboard())
 
 
 def _profile(pool, session, status=HTTPStatus.OK, **values):

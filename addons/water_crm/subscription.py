@@ -175,6 +175,11 @@ class Subscription(JalaliMixin, NormalizeMixin, Workflow, ModelSQL,
     def get_rec_name(self, name):
         return f'{self.number} - {self.party.rec_name}'
 
+    def portal_dashboard(self):
+        """Values of the portal's dashboard besides the subscription's
+        fields, read once for the templates; other modules add theirs"""
+        return {}
+
     @classmethod
     def search_rec_name(cls, name, clause):
         _, operator, operand, *extra = clause

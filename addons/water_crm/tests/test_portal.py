@@ -237,6 +237,27 @@ class PortalTestCase(RouteTestCase):
                 'Sample schedule', 'Future form', 'Sample rules']:
             self.assertNotIn(title, response.text)
 
+    def test_company_name(self):
+        "Pages show the company's name, a new name as soon as it changes"
+        with Transaction().start(DB_NAME, 0):
+            Company = Pool().get('company.company')
+            company, = Company.search([])
+            party_id, name = company.party.id, company.party.name
+        client = self.client()
+        self.assertIn(name, client.get('/portal/').text)
+
+        def rename(new):
+            with Transaction().start(DB_NAME, 0) as transaction:
+                Party = Pool().get('party.party')
+                Party.write([Party(party_id)], {'name': new})
+                transaction.commit()
+        rename('آبفای دهکده')
+        self.addCleanup(rename, name)
+
+        text = client.get('/portal/').text
+        self.assertIn('آبفای دهکده', text)
+        self.assertNotIn(name, text)
+
     def test_home_zone_announcements(self):
         "A logged-in subscriber sees the announcements of his zones only"
         client = self.logged_in()
