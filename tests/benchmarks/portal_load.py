@@ -11,6 +11,10 @@ with the portal password water-demo), e.g.
     .venv/bin/python tests/benchmarks/portal_load.py http://localhost:8104 \\
         --users 20 --duration 60
 
+tests/benchmarks/portal_load.sh does what the README reports: builds the
+demo on PostgreSQL if needed, serves it with gunicorn (a worker per core)
+and runs this script without pause and with --think 2.
+
 Each user is a thread with its own keep-alive connection and session
 cookie, and asks for the next page as soon as the previous one came
 (--think adds a pause). Every answer is checked: a page that is not a 200
