@@ -376,6 +376,29 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                 _InvoicePoster(cls, list(c_bills)).post()
 
     @classmethod
+    def lock_posting(cls, company, date):
+        """Take the locks that posting bills of company dated date asks
+        for: the invoice and move sequences and the journal period.
+        Tryton asks for them when it numbers, and a queued task restarts
+        from its beginning to take them: taken first, the restart costs
+        nothing instead of the chunk's whole work."""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        MoveLine = pool.get('account.move.line')
+        Period = pool.get('account.period')
+        with Transaction().set_context(company=company.id):
+            invoice = Invoice(company=company, type='out',
+                invoice_date=date, accounting_date=None,
+                sequence_type_cache='invoice')
+            invoice.set_journal()
+            sequence, _ = invoice._number_sequence()
+            period = Period.find(company, date=date)
+            for record in [sequence, period.move_sequence_used]:
+                if record:
+                    record.lock()
+            MoveLine.check_journal_period_modify(period, invoice.journal)
+
+    @classmethod
     def send_issued_sms(cls, bills):
         """Queue the SMS of template bill_issued to the mobile of each
         bill's subscriber, with the amount to pay, the payment ID and the

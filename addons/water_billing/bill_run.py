@@ -203,6 +203,7 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
             # the accounts and taxes of the run's company
             with Transaction().set_context(company=run.company.id):
                 return cls.bill_chunk(run.id, reading_ids)
+        Bill.lock_posting(run.company, run.bill_date)
         billed = {b.current_reading.id for b in Bill.search([
                     ('current_reading', 'in', reading_ids)])}
         readings = Reading.browse(
