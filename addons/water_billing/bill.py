@@ -285,21 +285,61 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                         int(bill.payable) // 1000 * 1000, date.year,
                         date.month, bill.bill_id)
 
-    def _get_invoice(self, address=None):
+    def _get_invoice(self, defaults=None):
+        """The unsaved invoice of the bill, with the defaults that
+        _invoice_defaults gives for a batch of bills"""
         pool = Pool()
         Invoice = pool.get('account.invoice')
+        if defaults is None:
+            defaults = self._invoice_defaults([self])
         party = self.party
-        invoice = Invoice(company=self.company, type='out', party=party,
+        return Invoice(company=self.company, type='out', party=party,
             currency=self.company.currency, invoice_date=self.date,
-            account=party.account_receivable_used,
-            invoice_address=address or self._invoice_addresses([self])[party],
+            journal=defaults['journal'],
+            account=defaults['accounts'][party],
+            payment_term=defaults['payment_terms'][party],
+            invoice_address=defaults['addresses'][party],
             description=gettext('water_billing.msg_invoice_description',
                 subscription=self.subscription.number,
                 start=jalali.format_date(self.period_start),
                 end=jalali.format_date(self.period_end)))
+
+    @classmethod
+    def _invoice_defaults(cls, bills):
+        """The journal of the bills' invoices and, per party, the
+        receivable account, payment term and invoice address as Tryton
+        chooses them, in a few queries: the parties with no account or
+        payment term of their own all take the configuration's"""
+        pool = Pool()
+        Invoice = pool.get('account.invoice')
+        PartyAccount = pool.get('party.party.account')
+        PartyPaymentTerm = pool.get('party.party.payment_term')
+        invoice = Invoice(type='out')
         invoice.set_journal()
-        invoice.payment_term = party.customer_payment_term
-        return invoice
+        parties = list({b.party for b in bills})
+        own = set()
+        for Value in [PartyAccount, PartyPaymentTerm]:
+            for sub_parties in grouped_slice(
+                    parties, backend.MAX_QUERY_PARAMS):
+                own.update(v.party for v in Value.search(
+                        [('party', 'in', [p.id for p in sub_parties])]))
+        accounts, payment_terms, common = {}, {}, None
+        for party in parties:
+            if party in own or common is None:
+                values = (
+                    party.account_receivable_used,
+                    party.customer_payment_term)
+                if party not in own:
+                    common = values
+            else:
+                values = common
+            accounts[party], payment_terms[party] = values
+        return {
+            'journal': invoice.journal,
+            'accounts': accounts,
+            'payment_terms': payment_terms,
+            'addresses': cls._invoice_addresses(bills),
+            }
 
     @classmethod
     def _invoice_addresses(cls, bills):
@@ -309,7 +349,8 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         Address = Pool().get('party.address')
         parties = {b.party for b in bills}
         found = defaultdict(list)
-        for sub_parties in grouped_slice(list(parties)):
+        for sub_parties in grouped_slice(
+                list(parties), backend.MAX_QUERY_PARAMS):
             # in the order of Party.addresses
             for address in Address.search(
                     [('party', 'in', [p.id for p in sub_parties])]):
@@ -420,7 +461,8 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         bills = cls.browse(bills)
         mobiles = {}
         # the first mobile of each party, as Party.mobile gives it
-        for sub_parties in grouped_slice(list({b.party.id for b in bills})):
+        for sub_parties in grouped_slice(
+                list({b.party.id for b in bills}), backend.MAX_QUERY_PARAMS):
             for mechanism in ContactMechanism.search([
                         ('party', 'in', list(sub_parties)),
                         ('type', '=', 'mobile'),
@@ -428,7 +470,7 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                 mobiles.setdefault(mechanism.party, mechanism.value)
         # the earliest maturity of the lines to pay of each invoice
         due_dates = {}
-        for sub_bills in grouped_slice(bills):
+        for sub_bills in grouped_slice(bills, backend.MAX_QUERY_PARAMS):
             for line in MoveLine.search([
                         ('move', 'in', [b.invoice.move.id for b in sub_bills]),
                         ('maturity_date', '!=', None),
@@ -589,13 +631,13 @@ class _InvoicePoster:
         pool = Pool()
         InvoiceTax = pool.get('account.invoice.tax')
         Employee = pool.get('company.employee')
-        addresses = self.Bill._invoice_addresses(self.bills)
+        defaults = self.Bill._invoice_defaults(self.bills)
         # the taxes of each line of each invoice, for their move lines
         self.line_taxes = []
         employee = Transaction().context.get('employee')
         invoices = []
         for bill in self.bills:
-            invoice = bill._get_invoice(addresses[bill.party])
+            invoice = bill._get_invoice(defaults)
             invoice.lines = bill._get_invoice_lines(
                 invoice, self.configuration)
             invoices.append(invoice)

@@ -74,6 +74,7 @@ class _Plan:
         self.Usage = pool.get('water.usage')
         self.Parcel = pool.get('water.parcel')
         self.Party = pool.get('party.party')
+        self.Address = pool.get('party.address')
         self.ContactMechanism = pool.get('party.contact_mechanism')
         self.Connection = pool.get('water.connection')
         self.Meter = pool.get('water.meter')
@@ -239,6 +240,11 @@ class _Plan:
                 party = self.new_parties.get(row.national_code)
             if party is None:
                 party = self.Party(name=row.name)
+                # the subscriber's postal address is the parcel's, on
+                # his invoices too
+                party.addresses = [self.Address(
+                        street_unstructured=row.address,
+                        postal_code=row.postal_code)] if row.address else []
                 if row.national_code:
                     self.new_parties[row.national_code] = party
             for name in ['name', 'national_code', 'father_name',

@@ -39,7 +39,8 @@ PERSON_1421 = {
     'reading_date': '1395/01/29',
     }
 MODELS = [
-    'water.zone', 'water.parcel', 'party.party', 'party.contact_mechanism',
+    'water.zone', 'water.parcel', 'party.party', 'party.address',
+    'party.contact_mechanism',
     'water.connection', 'water.meter', 'water.meter.installation',
     'water.subscription']
 
@@ -149,6 +150,10 @@ class WaterImportTestCase(CompanyTestMixin, ModuleTestCase):
             self.assertEqual(
                 [(m.type, m.value) for m in party.contact_mechanisms],
                 [('mobile', '09121234567')])
+            self.assertEqual(
+                [(a.street_unstructured, a.postal_code)
+                    for a in party.addresses],
+                [('قطعه 420/71', '1193653471')])
             installation, = Installation.search([])
             self.assertEqual(installation.meter.serial, 'ZT-1421')
             self.assertEqual(installation.meter.digits, 5)
