@@ -308,8 +308,9 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
     def _invoice_defaults(cls, bills):
         """The journal of the bills' invoices and, per party, the
         receivable account, payment term and invoice address as Tryton
-        chooses them, in a few queries: the parties with no account or
-        payment term of their own all take the configuration's"""
+        chooses them, in a few queries: Tryton picks the account and term
+        from the party's value rows (or the configuration's when none
+        matches), so parties with the same rows get the same"""
         pool = Pool()
         Invoice = pool.get('account.invoice')
         PartyAccount = pool.get('party.party.account')
@@ -317,23 +318,28 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         invoice = Invoice(type='out')
         invoice.set_journal()
         parties = list({b.party for b in bills})
-        own = set()
-        for Value in [PartyAccount, PartyPaymentTerm]:
+        rows = defaultdict(list)
+        for Value, name in [
+                (PartyAccount, 'account_receivable'),
+                (PartyPaymentTerm, 'customer_payment_term')]:
+            # the payment term rows have no company
+            names = [n for n in ['company', name] if n in Value._fields]
             for sub_parties in grouped_slice(
                     parties, backend.MAX_QUERY_PARAMS):
-                own.update(v.party for v in Value.search(
-                        [('party', 'in', [p.id for p in sub_parties])]))
-        accounts, payment_terms, common = {}, {}, None
+                for row in Value.search_read(
+                        [('party', 'in', [p.id for p in sub_parties])],
+                        order=[('id', 'ASC')],
+                        fields_names=['party'] + names):
+                    rows[row['party']].append(
+                        (Value.__name__,) + tuple(row[n] for n in names))
+        accounts, payment_terms, by_rows = {}, {}, {}
         for party in parties:
-            if party in own or common is None:
-                values = (
+            key = tuple(rows[party.id])
+            if key not in by_rows:
+                by_rows[key] = (
                     party.account_receivable_used,
                     party.customer_payment_term)
-                if party not in own:
-                    common = values
-            else:
-                values = common
-            accounts[party], payment_terms[party] = values
+            accounts[party], payment_terms[party] = by_rows[key]
         return {
             'journal': invoice.journal,
             'accounts': accounts,

@@ -2,6 +2,7 @@
 """Tests of the bulk posting of bills: a bill posted in bulk has the very
 invoice, taxes, move and move lines that Tryton's own saving and posting
 give the same bill, and its invoice is paid by a reconciled payment."""
+import datetime as dt
 from decimal import Decimal
 
 from trytond.exceptions import UserError
@@ -201,3 +202,34 @@ class BillPostTestCase(BillingTestCase):
         moves = [b.invoice.move for b in Bill.browse([first, second])]
         self.assertEqual(len({m.number for m in moves}), 2)
         self.assertTrue(all(m.post_date for m in moves))
+
+    @with_company
+    def test_party_account_and_term(self):
+        """A subscriber's own receivable account and payment term go on his
+        invoice; the others' invoices keep the configuration's"""
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Account = pool.get('account.account')
+        PaymentTerm = pool.get('account.invoice.payment_term')
+        own, other = twins()
+        receivable = own.party.account_receivable_used
+        account, = Account.copy([receivable], default={
+                'code': receivable.code + '.1', 'name': "Own Receivable"})
+        term = PaymentTerm(name="Ten days", lines=[
+                {'type': 'remainder', 'relativedeltas': [{'days': 10}]}])
+        term.save()
+        own.party.account_receivable = account
+        own.party.customer_payment_term = term
+        own.party.save()
+
+        Bill.post([own, other])
+
+        own, other = Bill.browse([own, other])
+        self.assertEqual(own.invoice.account, account)
+        self.assertEqual(own.invoice.payment_term, term)
+        self.assertEqual([l.maturity_date for l in own.invoice.lines_to_pay],
+            [own.date + dt.timedelta(days=10)])
+        self.assertEqual(other.invoice.account, receivable)
+        self.assertEqual(other.invoice.payment_term,
+            other.party.customer_payment_term)
+        self.assertNotEqual(other.invoice.payment_term, term)
