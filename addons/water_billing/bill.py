@@ -832,9 +832,11 @@ def _db_value(field, value):
 
 
 def insert(Model, records):
-    """Insert unsaved records with multi-row INSERTs as ModelSQL.create
-    stores them (their values, the defaults of the others, computed
-    fields), without its per-record validation, and set their ids"""
+    """Insert unsaved records as ModelSQL.create stores them (their values,
+    the defaults of the others, computed fields), without its per-record
+    validation, and set their ids: with COPY on PostgreSQL (a multi-row
+    INSERT of thousands of parameters costs more to build than to run),
+    else multi-row INSERTs"""
     if not records:
         return
     transaction = Transaction()
@@ -845,6 +847,13 @@ def insert(Model, records):
     defaults = Model.default_get(
         [n for n in names if n not in given], with_rec_name=False)
     columns = sorted(given | set(defaults))
+    copy = backend.name == 'postgresql'
+    if copy:
+        # what CURRENT_TIMESTAMP gives a timestamp column
+        cursor.execute('SELECT CAST(CURRENT_TIMESTAMP AS TIMESTAMP)')
+        now, = cursor.fetchone()
+    else:
+        now = CurrentTimestamp()
     rows = []
     for record in records:
         values = dict(defaults)
@@ -852,9 +861,9 @@ def insert(Model, records):
                 if n in given})
         values.update(record.compute_fields(set(columns)))
         rows.append([_db_value(Model._fields[n], values.get(n))
-                for n in columns] + [transaction.user, CurrentTimestamp()])
-    sql_columns = [Column(table, n) for n in columns] + [
-        table.create_uid, table.create_date]
+                for n in columns] + [transaction.user, now])
+    columns += ['create_uid', 'create_date']
+    sql_columns = [Column(table, n) for n in columns]
     database = transaction.database
     size = max(1, backend.MAX_QUERY_PARAMS // (len(sql_columns) + 1))
     for sub_records, sub_rows in zip(grouped_slice(records, size),
@@ -867,8 +876,12 @@ def insert(Model, records):
         if new_ids is not None:
             if not isinstance(new_ids, list):
                 new_ids = [new_ids]
-            cursor.execute(*table.insert(sql_columns + [table.id],
-                    [r + [i] for r, i in zip(sub_rows, new_ids)]))
+            sub_rows = [r + [i] for r, i in zip(sub_rows, new_ids)]
+            if copy:
+                _copy(cursor, Model._table, columns + ['id'], sub_rows)
+            else:
+                cursor.execute(*table.insert(
+                        sql_columns + [table.id], sub_rows))
         else:
             new_ids = []
             for row in sub_rows:
@@ -879,6 +892,17 @@ def insert(Model, records):
             record._ids.remove(record.id)
             record._id = id_
             record._ids.append(id_)
+
+
+def _copy(cursor, table, columns, rows):
+    "COPY the rows into the columns of table (PostgreSQL's psycopg)"
+    from psycopg import sql
+    statement = sql.SQL('COPY {} ({}) FROM STDIN').format(
+        sql.Identifier(table),
+        sql.SQL(', ').join(map(sql.Identifier, columns)))
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def set_column(Model, name, records, values):

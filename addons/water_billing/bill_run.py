@@ -17,6 +17,8 @@ from trytond.modules.water_crm.common import JalaliDate, JalaliMixin
 
 # bills are posted in bulk, a chunk at a time: a chunk is one transaction
 # of the task queue, its size bounds the memory of a worker
+# a subscription's readings in date order, in one chunk
+PENDING_ORDER = [('subscription', 'ASC'), ('date', 'ASC'), ('id', 'ASC')]
 CHUNK = 500
 # the bills printed by one task: rendering holds a chunk's layout in memory
 PRINT_CHUNK = 50
@@ -126,9 +128,12 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
     def pending_readings(self, exclude=None, limit=None):
         """Accepted readings the run bills and no bill has billed yet,
         but those of exclude"""
-        pool = Pool()
-        Reading = pool.get('water.reading')
-        Bill = pool.get('water.bill')
+        Reading = Pool().get('water.reading')
+        return Reading.search(self._pending_domain(exclude),
+            order=PENDING_ORDER, limit=limit)
+
+    def _pending_domain(self, exclude=None):
+        Bill = Pool().get('water.bill')
         domain = [
             ('company', '=', self.company.id),
             ('state', '=', 'accepted'),
@@ -144,9 +149,7 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
                     where=bill.current_reading != Null)))
         if exclude:
             domain.append(('id', 'not in', list(map(int, exclude))))
-        return Reading.search(domain, order=[
-                ('subscription', 'ASC'), ('date', 'ASC'), ('id', 'ASC')],
-            limit=limit)
+        return domain
 
     @classmethod
     @ModelView.button
@@ -167,13 +170,17 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
     def chunks(self):
         """The ids of the pending readings in chunks; the readings of a
         subscription stay in one chunk, in date order"""
+        Reading = Pool().get('water.reading')
         chunks, chunk, last = [], [], None
-        for reading in self.pending_readings():
-            if len(chunk) >= CHUNK and reading.subscription != last:
+        # read as rows: records of every reading of a zone would be read
+        # whole, and browsing them costs the square of their number
+        for reading in Reading.search_read(self._pending_domain(),
+                order=PENDING_ORDER, fields_names=['subscription']):
+            if len(chunk) >= CHUNK and reading['subscription'] != last:
                 chunks.append(chunk)
                 chunk = []
-            chunk.append(reading.id)
-            last = reading.subscription
+            chunk.append(reading['id'])
+            last = reading['subscription']
         if chunk:
             chunks.append(chunk)
         return chunks
