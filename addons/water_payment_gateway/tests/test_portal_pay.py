@@ -126,12 +126,14 @@ class GatewayDatabase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        set_water('database', DB_NAME)
         drop_db()
         if not restore_db_cache(_cache_name()):
             activate_module('water_payment_gateway')
             _setup()
             backup_db_cache(_cache_name())
+        # after the set-up: proteus reads the server's configuration again
+        # (TRYTOND_CONFIG of `make test` serves the database water)
+        set_water('database', DB_NAME)
         cls.simulator = BankSimulator().start()
         cls.ids = committed(cls.setUpDatabase)
 
