@@ -46,6 +46,8 @@ path = {self.folder}
 [web]
 listen = 127.0.0.1:{self.port}
 root = {os.path.join(ROOT, 'var', 'www')}
+[wsgi middleware]
+portal = trytond.modules.water_crm.portal.ErrorPages
 [water]
 database = {self.database}
 """)

@@ -134,6 +134,24 @@ def portal(func):
     return wrapper
 
 
+class ErrorPages:
+    """WSGI middleware of the portal, set in [wsgi middleware]: what
+    trytond refuses before any route (a post from a site that is not in
+    [web] cors) gets the portal's Persian page on the portal's addresses
+    instead of the server's bare 500"""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        except HTTPException as exception:
+            if not environ.get('PATH_INFO', '').startswith(PREFIX + '/'):
+                raise
+            return error(exception.code)(environ, start_response)
+
+
 def error(code):
     "The Persian error page of an HTTP status code"
     if code not in {400, 401, 403, 404, 405, 413, 429, 503}:
