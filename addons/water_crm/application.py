@@ -13,8 +13,10 @@ from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval, Id, If
 from trytond.transaction import Transaction, without_check_access
 
-from . import jalali, validators
-from .common import JalaliDate, JalaliMixin, NormalizeMixin
+from . import validators
+from .common import (
+    JalaliDate, JalaliMixin, NormalizeMixin, company_timezone, format_datetime,
+    local_datetime)
 from .connection import DIAMETERS
 
 DOCUMENTS = [
@@ -620,8 +622,11 @@ class Application(
         return applications[0] if applications else None
 
     def portal_timeline(self):
-        "The steps the applicant sees: (date, action, note)"
-        return [(log.date, log.action, log.portal_note)
+        """The steps the applicant sees: (date and time in the company's
+        zone, action, note)"""
+        timezone = company_timezone(self.company)
+        return [(local_datetime(log.date, timezone), log.action,
+                log.portal_note)
             for log in self.logs if log.action in PUBLIC_ACTIONS]
 
     def portal_payable(self):
@@ -679,8 +684,8 @@ class ApplicationLog(ModelSQL, ModelView):
         return False
 
     def get_date_jalali(self, name):
-        return jalali.format_date(self.date) + (
-            self.date.strftime(' %H:%M') if self.date else '')
+        return format_datetime(
+            self.date, company_timezone(self.application.company))
 
     @property
     def portal_note(self):

@@ -1,9 +1,13 @@
 # This file is part of the water utility modules.
-"""Behaviour shared by the water models: Jalali twins of dates and the
-normalisation of Persian input on every write."""
+"""Behaviour shared by the water models: Jalali twins of dates, times in
+the company's zone and the normalisation of Persian input on every
+write."""
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.model.exceptions import ValidationError
+from trytond.pool import Pool
+from trytond.tools import timezone as tz
+from trytond.transaction import Transaction
 
 from . import jalali, validators
 
@@ -12,6 +16,32 @@ def JalaliDate(string):
     """A read-only Jalali rendering of the date field whose name this
     field's name has before `_jalali`, shown beside it"""
     return fields.Function(fields.Char(string), 'get_jalali_date')
+
+
+def company_timezone(company=None):
+    "The time zone of company, by default the context's; UTC without one"
+    if company is None:
+        company_id = Transaction().context.get('company')
+        if company_id is not None and company_id >= 0:
+            company = Pool().get('company.company')(company_id)
+    if company and company.timezone:
+        return tz.ZoneInfo(company.timezone)
+    return tz.UTC
+
+
+def local_datetime(value, timezone):
+    "The datetime as stored (naive UTC) in timezone"
+    if value:
+        return value.replace(tzinfo=tz.UTC).astimezone(timezone)
+    return value
+
+
+def format_datetime(value, timezone):
+    "The Jalali date and time of a stored datetime in timezone, or ''"
+    if not value:
+        return ''
+    value = local_datetime(value, timezone)
+    return jalali.format_date(value) + value.strftime(' %H:%M')
 
 
 class JalaliMixin:

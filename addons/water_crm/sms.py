@@ -11,11 +11,10 @@ from trytond.model import (
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.tools import timezone as tz
 from trytond.transaction import Transaction
 
 from . import jalali, sms_providers, validators
-from .common import NormalizeMixin
+from .common import NormalizeMixin, company_timezone, format_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -174,25 +173,12 @@ class Sms(NormalizeMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     def get_jalali_datetime(cls, messages, names):
         "Jalali date and time of the datetime fields in the company's zone"
-        pool = Pool()
-        Company = pool.get('company.company')
-        company_id = Transaction().context.get('company')
-        timezone = tz.UTC
-        if company_id is not None and company_id >= 0:
-            company = Company(company_id)
-            if company.timezone:
-                timezone = tz.ZoneInfo(company.timezone)
-        result = {}
-        for name in names:
-            result[name] = values = {}
-            for message in messages:
-                value = getattr(message, name[:-len('_jalali')])
-                if value:
-                    value = value.replace(tzinfo=tz.UTC).astimezone(timezone)
-                    value = jalali.format_date(value) + value.strftime(
-                        ' %H:%M')
-                values[message.id] = value
-        return result
+        timezone = company_timezone()
+        return {name: {
+                m.id: format_datetime(
+                    getattr(m, name[:-len('_jalali')]), timezone) or None
+                for m in messages}
+            for name in names}
 
     @classmethod
     def copy(cls, messages, default=None):

@@ -2,6 +2,7 @@
 """The workflow of a connection application in the back office without
 billing: who may press which button, the history, what the applicant
 sees of it, and that nothing is kept by a refused step."""
+import datetime as dt
 import unittest
 
 from trytond.exceptions import UserError
@@ -10,6 +11,7 @@ from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import activate_module, with_transaction
+from trytond.transaction import Transaction
 
 from .test_sms import as_user, create_user
 
@@ -94,6 +96,32 @@ class ApplicationWorkflowTestCase(unittest.TestCase):
                 ('documents', expert)])
         self.assertEqual(application.portal_timeline()[-1][1:],
             ('documents', "تصویر سند را بفرستید."))
+
+    @with_transaction()
+    def test_history_in_company_zone(self):
+        "The history shows the company's local date and time"
+        pool = Pool()
+        Application = pool.get('water.application')
+        Log = pool.get('water.application.log')
+        company = create_company()
+        company.timezone = 'Asia/Tehran'
+        company.save()
+        with set_company(company):
+            application = create_application(company)
+            Application.submit([application])
+        log, = Log.search([('application', '=', application.id)])
+        # 21:00 UTC on 1403/12/30 is 00:30 of 1404/01/01 in Tehran
+        table = Log.__table__()
+        Transaction().connection.cursor().execute(*table.update(
+                [table.date], [dt.datetime(2025, 3, 20, 21, 0)],
+                where=table.id == log.id))
+        application = Application(application.id)
+        log, = application.logs
+        self.assertEqual(log.date_jalali, '1404/01/01 00:30')
+        (date, action, _), = application.portal_timeline()
+        self.assertEqual(action, 'submitted')
+        self.assertEqual((date.year, date.month, date.day, date.hour),
+            (2025, 3, 21, 0))
 
     @with_transaction()
     def test_refused_step_keeps_nothing(self):
