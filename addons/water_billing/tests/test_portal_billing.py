@@ -2,7 +2,6 @@
 """The billing pages of the customer portal through their routes: the
 water-sales history, the latest bill, its print, bills by id, and the
 self-declared reading; a subscriber reaches nothing of another."""
-import configparser
 import io
 import os
 import re
@@ -11,6 +10,7 @@ from unittest.mock import patch
 
 from trytond import config
 from trytond.modules.water_crm.cli import learn
+from trytond.modules.water_crm.tests import set_water
 from trytond.modules.company.tests import create_company, set_company
 from trytond.modules.water_crm import jalali
 from trytond.pool import Pool
@@ -38,14 +38,6 @@ def fa(text):
 def csrf(response):
     match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
     return match.group(1) if match else None
-
-
-def set_water(option, value):
-    try:
-        config.set('water', option, value)
-    except configparser.NoSectionError:
-        config._config.add_section('water')
-        config.set('water', option, value)
 
 
 class PortalBillingTestCase(RouteTestCase):

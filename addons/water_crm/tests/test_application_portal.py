@@ -3,7 +3,6 @@
 beside each field, the uploads checked by content with safe names, the
 first access of a new applicant, the tracking page and its uploads, and
 that an applicant reaches only his own applications."""
-import configparser
 import io
 import re
 import unittest
@@ -17,6 +16,7 @@ from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
 
+from . import set_water
 from .test_portal import csrf, hidden
 
 PASSWORD = 'blue-water-1421'
@@ -88,11 +88,7 @@ class ApplicationPortalTestCase(RouteTestCase):
 
     @classmethod
     def setUpClass(cls):
-        try:
-            config.set('water', 'database', DB_NAME)
-        except configparser.NoSectionError:
-            config._config.add_section('water')
-            config.set('water', 'database', DB_NAME)
+        set_water('database', DB_NAME)
         super().setUpClass()
 
     @classmethod

@@ -566,7 +566,6 @@ class WaterCrmTestCase(CompanyTestMixin, ModuleTestCase):
     def test_party_replace(self):
         "Replacing a duplicate party moves its subscriptions and SMS"
         pool = Pool()
-        Party = pool.get('party.party')
         Replace = pool.get('party.replace', type='wizard')
         Sms = pool.get('water.sms')
         company = create_company()

@@ -2,7 +2,6 @@
 """The customer portal through its routes: login, sessions, one-time
 codes, dashboard, profile, announcements, and that a subscriber reaches
 nothing of another."""
-import configparser
 import datetime as dt
 import re
 from decimal import Decimal
@@ -15,6 +14,8 @@ from trytond.modules.company.tests import create_company
 from trytond.pool import Pool
 from trytond.tests.test_tryton import DB_NAME, RouteTestCase
 from trytond.transaction import Transaction
+
+from . import set_water
 
 PASSWORD = 'blue-water-1421'
 OTHER_PASSWORD = 'green-river-2001'
@@ -40,11 +41,7 @@ class PortalTestCase(RouteTestCase):
 
     @classmethod
     def setUpClass(cls):
-        try:
-            config.set('water', 'database', DB_NAME)
-        except configparser.NoSectionError:
-            config._config.add_section('water')
-            config.set('water', 'database', DB_NAME)
+        set_water('database', DB_NAME)
         super().setUpClass()
 
     @classmethod

@@ -3,7 +3,6 @@
 choose a gateway for a bill or an invoice, pay (or not) at the bank, come
 back through the callback, see the receipt and the bill paid. Nothing
 lost, nothing paid twice; a subscriber reaches nothing of another."""
-import configparser
 import datetime as dt
 import re
 import threading
@@ -17,6 +16,7 @@ from werkzeug.test import Client
 
 from trytond import backend, config
 from trytond.modules.water_crm.cli import learn
+from trytond.modules.water_crm.tests import set_water
 from trytond.cache import Cache
 from trytond.exceptions import UserError
 from trytond.modules.water_billing.tests import fixtures
@@ -42,14 +42,6 @@ NUMBERS = iter(range(3001, 9999))
 def csrf(response):
     match = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
     return match.group(1) if match else None
-
-
-def set_water(option, value):
-    try:
-        config.set('water', option, value)
-    except configparser.NoSectionError:
-        config._config.add_section('water')
-        config.set('water', option, value)
 
 
 def committed(func):
