@@ -191,28 +191,9 @@ def clean_cells(line, values, required, optional, converters,
 def parse(text):
     """Read the CSV text; return the rows that are valid and a rejection
     for each problem found, with its line and column"""
-    if text.startswith('\ufeff'):
-        text = text[1:]
     result = Parsed()
-    reader = csv.DictReader(io.StringIO(text))
-    columns = [validators.normalize_text(c or '') for c in (
-            reader.fieldnames or [])]
-    reader.fieldnames = columns
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing or unknown:
-        if missing:
-            result.rejections.append(Rejection(1, None,
-                    "missing columns: " + ', '.join(missing)))
-        if unknown:
-            result.rejections.append(Rejection(1, None,
-                    "unknown columns: " + ', '.join(unknown)))
-        return result
     seen = {}
-    for values in reader:
-        line = reader.line_num
-        if not any((v or '').strip() for v in values.values()):
-            continue
+    for line, values in read_rows(text, REQUIRED, OPTIONAL, result):
         row, rejections = _parse_row(line, values)
         for key in ['subscription', 'geographic_code', 'meter_serial']:
             value = getattr(row, key, None) if row else None
@@ -231,21 +212,8 @@ def parse(text):
 
 
 def _parse_row(line, values):
-    cleaned, rejections = {}, []
-    for column in REQUIRED + OPTIONAL:
-        value = validators.normalize_text(values.get(column) or '')
-        if not value:
-            if column in REQUIRED:
-                rejections.append(Rejection(line, column, "is required"))
-            continue
-        converter = CONVERTERS.get(column)
-        try:
-            cleaned[column] = converter(value) if converter else value
-        except ValueError as exception:
-            reason = getattr(exception, 'reason', None) or str(exception)
-            rejections.append(Rejection(line, column, reason))
-    if values.get(None):
-        rejections.append(Rejection(line, None, "more cells than columns"))
+    cleaned, rejections = clean_cells(
+        line, values, REQUIRED, OPTIONAL, CONVERTERS)
     if rejections:
         return None, rejections
     if not cleaned.get('parcel') and cleaned.get('address'):
