@@ -352,7 +352,8 @@ class GatewayTransaction(ModelSQL, ModelView):
 
     def _call(self, step, call, *args):
         """The result of a call to the bank, repeated on timeouts and
-        server errors; None when it never answered or refused"""
+        server errors; None when it never answered, False when it refused
+        the call"""
         for attempt in range(ATTEMPTS):
             try:
                 return call(*args)
@@ -361,7 +362,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             except GatewayError as error:
                 self.log_error(step, error)
                 self.write([self], {'message': error.message})
-                return None
+                return False
         return None
 
     def verify(self):
@@ -382,7 +383,7 @@ class GatewayTransaction(ModelSQL, ModelView):
         client = self.gateway.client()
         result = self._call('verify', client.verify, self.token,
             int(self.amount))
-        if result is None:
+        if not result:
             return
         if result.status in PAID_STATUSES:
             if (result.amount_mismatch
@@ -409,17 +410,29 @@ class GatewayTransaction(ModelSQL, ModelView):
             return
         client = self.gateway.client()
         args = (self.bank_order, self.sale_reference_id)
-        result = self._call('verify', client.verify, *args)
+        step = 'verify'
+        result = self._call(step, client.verify, *args)
         if result is None:
+            # the manual: ask what became of the verify, and give the money
+            # back when even that is not known
+            step = 'inquiry'
+            result = self._call(step, client.inquiry, *args)
+            if result is None:
+                self.reverse(gettext(
+                        'water_payment_gateway.msg_mellat_unknown'),
+                    review=False)
+                return
+        if not result or result.status == Status.PENDING:
+            # refused, or not verified yet: the cron verifies again
             return
-        self.log('verify', result.code, result.message, result.raw)
+        self.log(step, result.code, result.message, result.raw)
         if result.status not in PAID_STATUSES:
             state = (lifecycle.REVERSED if result.code == '48'
                 else lifecycle.FAILED)
             self.set_state(state, message=result.message)
             return
         settle = self._call('settle', client.settle, *args)
-        if settle is None:
+        if not settle:
             # verified at the bank, not settled: the cron settles it
             return
         if settle.status in PAID_STATUSES:
@@ -432,7 +445,7 @@ class GatewayTransaction(ModelSQL, ModelView):
         client = self.gateway.client()
         result = self._call('verify', client.verify, self.token,
             int(self.amount))
-        if result is None:
+        if not result:
             return
         if result.status in PAID_STATUSES:
             self._verified(result)
@@ -441,19 +454,20 @@ class GatewayTransaction(ModelSQL, ModelView):
             self.log('verify', result.code, result.message, result.raw)
             self.set_state(lifecycle.FAILED, message=result.message)
 
-    def reverse(self, message):
+    def reverse(self, message, review=True):
         """Give the money of a payment that cannot be accepted back to the
         cardholder where the protocol can (Mellat); else keep it for the
-        staff to review"""
+        staff to review, or with review False for the cron to try again"""
         if self.provider == 'mellat' and self.sale_reference_id:
             client = self.gateway.client()
             result = self._call('reversal', client.reversal,
                 self.bank_order, self.sale_reference_id)
-            if result is not None:
+            if result:
                 self.log('reversal', result.code, result.message, result.raw)
                 self.set_state(lifecycle.REVERSED, message=message)
                 return
-        self.set_state(lifecycle.FAILED, message=message, review=True)
+        if review:
+            self.set_state(lifecycle.FAILED, message=message, review=True)
 
     def post(self):
         """Record the verified money as payments of the bill or invoice
@@ -565,6 +579,7 @@ class GatewayTransactionLog(ModelSQL, ModelView):
             ('callback', "Callback"),
             ('verify', "Verify"),
             ('settle', "Settle"),
+            ('inquiry', "Inquiry"),
             ('reversal', "Reversal"),
             ], "Step", required=True, readonly=True)
     code = fields.Char("Code", readonly=True)

@@ -81,6 +81,8 @@ OUTCOMES = {
         },
     'bpInquiryRequest': {
         '0': Status.SUCCESS,
+        # the sale is paid, its verify never reached the bank
+        '44': Status.PENDING,
         '42': Status.FAILED,
         '48': Status.FAILED,
         },

@@ -313,6 +313,7 @@ class MellatProtocolTestCase(unittest.TestCase):
             ('bpVerifyRequest', 'verify', '48', Status.FAILED),
             ('bpSettleRequest', 'settle', '45', Status.ALREADY_VERIFIED),
             ('bpInquiryRequest', 'inquiry', '42', Status.FAILED),
+            ('bpInquiryRequest', 'inquiry', '44', Status.PENDING),
             ('bpReversalRequest', 'reversal', '48', Status.CANCELLED),
             ]
         for operation, method, code, status in cases:

@@ -29,7 +29,8 @@ from trytond.wsgi import app
 
 from .. import lifecycle, payment
 from ..simulator import (
-    DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL, REVERSED, SETTLED, BankSimulator)
+    DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL, PAID, REVERSED, SETTLED,
+    BankSimulator)
 from .payment_tools import _cache_name, _setup, add_mobile
 from .test_simulator import forms
 
@@ -279,6 +280,14 @@ class GatewayDatabase(unittest.TestCase):
                     } for t in Transaction_.search(
                     [(k, '=', v) for k, v in domain.items()],
                     order=[('id', 'ASC')])]
+        return read(search)
+
+    def steps(self, transaction_id):
+        "The steps of the bank's messages of a transaction"
+        def search():
+            Log = Pool().get('water.payment.transaction.log')
+            return [l.step for l in Log.search(
+                    [('transaction', '=', transaction_id)])]
         return read(search)
 
     def last_transaction(self):
@@ -628,6 +637,67 @@ class PortalPayTestCase(GatewayDatabase):
         transaction = self.last_transaction()
         self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
         self.assertEqual(len(self.payments(transaction['number'])), 1)
+
+    def test_mellat_verify_lost_inquiry(self):
+        """Mellat verified but its answers were lost: the inquiry tells the
+        verify was made, the sale is settled and paid once"""
+        self.set_timeout('mellat', 1)
+        self.addCleanup(self.set_timeout, 'mellat', 5)
+        client = self.logged_in()
+        bank = self.choose(client, self.bill_path(), 'mellat')
+        callback, = self.at_bank(bank, 'approve')
+        for _ in range(3):
+            self.simulator.delay_next(1.5)
+        self.back(client, callback)
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
+        self.assertEqual(len(self.payments(transaction['number'])), 1)
+        self.assertEqual(self.simulator.transaction(transaction['token'])
+            .state, SETTLED)
+        self.assertIn('inquiry', self.steps(transaction['id']))
+
+    def test_mellat_verify_unanswered_inquiry(self):
+        """Mellat's verify never reached the bank: the inquiry says so, the
+        cron verifies, settles and pays once"""
+        client = self.logged_in()
+        bank = self.choose(client, self.bill_path(), 'mellat')
+        callback, = self.at_bank(bank, 'approve')
+        for _ in range(3):
+            self.simulator.fail_next(503)
+        self.back(client, callback)
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.RETURNED)
+        self.assertEqual(self.simulator.transaction(transaction['token'])
+            .state, PAID)
+        self.age(transaction['id'], 3)
+        self.recover()
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.SUCCEEDED)
+        self.assertEqual(len(self.payments(transaction['number'])), 1)
+
+    def test_mellat_unknown_reversed(self):
+        """Neither Mellat's verify nor its inquiry answers: the manual's
+        reversal gives the money back, nothing is paid"""
+        client = self.logged_in()
+        bank = self.choose(client, self.bill_path(), 'mellat')
+        callback, = self.at_bank(bank, 'approve')
+        for _ in range(6):
+            self.simulator.fail_next(503)
+        self.back(client, callback)
+
+        transaction = self.last_transaction()
+        self.assertEqual(transaction['state'], lifecycle.REVERSED)
+        self.assertFalse(transaction['review'])
+        self.assertEqual(transaction['payments'], [])
+        self.assertEqual(self.simulator.transaction(transaction['token'])
+            .state, REVERSED)
+        self.recover()
+        self.assertEqual(self.last_transaction()['state'],
+            lifecycle.REVERSED)
+        self.assertFalse(self.bill_paid())
 
     def test_booking_refused_then_cron(self):
         """The accounts refuse the payment of a verified transaction: the
