@@ -4,7 +4,6 @@ with their checks, and the uploaded documents checked by content with
 their file names made safe.
 
 Errors are codes that the portal's templates say in Persian."""
-import os
 import re
 import unicodedata
 
@@ -129,6 +128,7 @@ def safe_filename(name, kind, data):
     name = unicodedata.normalize('NFC', name)
     name = ''.join(c for c in name
         if unicodedata.category(c)[0] not in {'C', 'Z'} or c == ' ')
-    stem = os.path.splitext(name)[0]
+    # the extension typed goes, even from a name that is nothing else
+    stem = name.rpartition('.')[0] if '.' in name else name
     stem = _UNSAFE.sub('_', stem).strip(' ._-')[:60].strip(' ._-')
     return (stem or kind) + extension

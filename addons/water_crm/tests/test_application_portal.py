@@ -76,6 +76,8 @@ class FormTestCase(unittest.TestCase):
             'scangnp.pdf')
         self.assertEqual(safe('<script>.png', 'deed', PNG), 'script.png')
         self.assertEqual(safe('....', 'deed', PNG), 'deed.png')
+        self.assertEqual(safe('../.png', 'deed', PNG), 'deed.png')
+        self.assertEqual(safe('scan.tar.gz', 'deed', PDF), 'scan.tar.pdf')
         self.assertEqual(safe(None, 'national_card', PDF),
             'national_card.pdf')
         self.assertEqual(len(safe('a' * 300 + '.png', 'deed', PNG)), 64)
@@ -359,6 +361,30 @@ class ApplicationPortalTestCase(RouteTestCase):
                 self.assertIn(f'value="{national_code("035792468")}"',
                     response.text)
         self.assertEqual(self.count(), before)
+
+    def test_odd_file_names(self):
+        """Folders, direction marks, markup and long names are dropped from
+        the names kept; the content gives the extension"""
+        long_name = '/home/zahra/' + 'پ' * 200 + '.jpeg'
+        data = self.data('079135824', '09137770001',
+            national_card=(io.BytesIO(PNG), 'scan\u202egnp.exe'),
+            deed=(io.BytesIO(PDF), '<img src=x onerror=alert(1)>.pdf'),
+            birth_certificate=(io.BytesIO(PDF), 'photo.png'),
+            building_permit=(io.BytesIO(JPEG), long_name),
+            purchase_document=(io.BytesIO(PNG), '../../.png'))
+        client = self.client()
+        response = self.post(client, data)
+        self.assertEqual(response.status_code, HTTPStatus.OK)
+        number = re.search(r'id="tracking-code">([^<]+)<',
+            response.text).group(1)
+        stored = self.application(number)
+        self.assertEqual(stored['documents'], [
+                ('birth_certificate', 'photo.pdf', PDF),
+                ('building_permit', 'پ' * 60 + '.jpg', JPEG),
+                ('deed', 'img src_x onerror_alert_1.pdf', PDF),
+                ('national_card', 'scangnp.png', PNG),
+                ('purchase_document', 'purchase_document.png', PNG),
+                ])
 
     def test_request_too_large(self):
         "A request larger than all the documents is refused before reading"
