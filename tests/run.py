@@ -11,7 +11,9 @@ fails on any failure or when no test ran.
     tests/run.py test_engine     the test files whose name has test_engine
 """
 import glob
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +26,8 @@ MODULES = ['water_crm', 'water_billing', 'water_payment_gateway']
 # One more process than cores: a test waits on the database a good part
 # of its time
 WORKERS = len(os.sched_getaffinity(0)) + 1
+# Seconds after which the database cache of other module files goes
+STALE = 24 * 3600
 
 
 def test_names():
@@ -58,9 +62,33 @@ def run(names):
     return result.testsRun - failed - skipped, failed, skipped
 
 
+def fingerprint():
+    """A digest of the modules' files: trytond names a cached database
+    after its modules only, so a cache built from other files is stale"""
+    digest = hashlib.sha1()
+    for path in sorted(glob.glob(
+                os.path.join(ROOT, 'addons', '**'), recursive=True)):
+        if os.path.isfile(path) and '__pycache__' not in path:
+            digest.update(os.path.relpath(path, ROOT).encode())
+            with open(path, 'rb') as file:
+                digest.update(file.read())
+    return digest.hexdigest()[:16]
+
+
+def cache_folder():
+    """The database cache of the modules as they are, older ones left for
+    a day to runs that may still use them"""
+    base = os.environ.get('DB_CACHE') or os.path.join(ROOT, 'var', 'cache')
+    folder = os.path.join(base, fingerprint())
+    os.makedirs(folder, exist_ok=True)
+    for entry in os.scandir(base):
+        if (entry.is_dir() and entry.path != folder
+                and time.time() - entry.stat().st_mtime > STALE):
+            shutil.rmtree(entry.path, ignore_errors=True)
+    return folder
+
+
 def main(argv):
-    os.environ.setdefault('DB_CACHE', os.path.join(ROOT, 'var', 'cache'))
-    os.makedirs(os.environ['DB_CACHE'], exist_ok=True)
     postgresql = os.environ.get(
         'TRYTOND_DATABASE__URI', '').startswith('postgresql')
     start = time.monotonic()
@@ -70,6 +98,7 @@ def main(argv):
         passed, failed, skipped = run(argv[1:])
         print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
         return 0
+    os.environ['DB_CACHE'] = cache_folder()
     names = test_names()
     if argv:
         names = [n for n in names if any(s in n for s in argv)]

@@ -20,7 +20,7 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.model.exceptions import ValidationError
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from . import lifecycle
 from .gateways import GatewayError, RetryableError, Status
@@ -116,6 +116,12 @@ class GatewayTransaction(ModelSQL, ModelView):
                 Index(t, (t.party, Index.Range())),
                 })
         cls._order.insert(0, ('id', 'DESC'))
+        cls._buttons.update({
+                'mark_reviewed': {
+                    'invisible': ~Eval('review', False),
+                    'depends': ['review'],
+                    },
+                })
 
     @staticmethod
     def default_state():
@@ -220,7 +226,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             values.setdefault('done_at', now)
         self.__class__.write([self], dict(values, state=state))
 
-    def log(self, step, code=None, message=None, raw=None):
+    def log_bank(self, step, code=None, message=None, raw=None):
         "Keep a message of the bank (already masked by the client)"
         Log = Pool().get('water.payment.transaction.log')
         Log.create([{
@@ -235,7 +241,7 @@ class GatewayTransaction(ModelSQL, ModelView):
     def log_error(self, step, error):
         logger.info("gateway transaction %s %s: %s", self.number, step,
             error)
-        self.log(step, error.code, error.message, error.raw)
+        self.log_bank(step, error.code, error.message, error.raw)
 
     @classmethod
     def lock_rows(cls, transactions):
@@ -298,7 +304,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             # without a token nobody can pay it
             self.set_state(lifecycle.FAILED, message=error.message)
             return None
-        self.log('request', message=redirect.url, raw={
+        self.log_bank('request', message=redirect.url, raw={
                 'token': redirect.token,
                 'method': redirect.method,
                 'fields': redirect.fields,
@@ -320,11 +326,11 @@ class GatewayTransaction(ModelSQL, ModelView):
                 or (result.order_id is not None
                     and result.order_id != self.bank_order)):
             # the manuals: never verify what is not ours
-            self.log('callback', result.code,
+            self.log_bank('callback', result.code,
                 gettext('water_payment_gateway.msg_callback_mismatch'),
                 result.raw)
             return False
-        self.log('callback', result.code, result.message, result.raw)
+        self.log_bank('callback', result.code, result.message, result.raw)
         if self.state not in {lifecycle.REDIRECTED, lifecycle.RETURNED}:
             # a replay or a second callback: the first one decided
             return True
@@ -372,7 +378,7 @@ class GatewayTransaction(ModelSQL, ModelView):
         getattr(self, f'_verify_{self.provider}')()
 
     def _verified(self, result, step='verify', **values):
-        self.log(step, result.code, result.message, result.raw)
+        self.log_bank(step, result.code, result.message, result.raw)
         for name in ['rrn', 'trace_number', 'card_pan']:
             value = getattr(result, name)
             if value:
@@ -394,14 +400,14 @@ class GatewayTransaction(ModelSQL, ModelView):
                     'water_payment_gateway.msg_verify_mismatch',
                     amount=result.amount, expected=int(self.amount),
                     order=result.order_id)
-                self.log('verify', result.code, message, result.raw)
+                self.log_bank('verify', result.code, message, result.raw)
                 self.set_state(lifecycle.FAILED, message=message,
                     review=True, rrn=result.rrn,
                     trace_number=result.trace_number)
             else:
                 self._verified(result)
         else:
-            self.log('verify', result.code, result.message, result.raw)
+            self.log_bank('verify', result.code, result.message, result.raw)
             self.set_state(lifecycle.EXPIRED, message=result.message)
 
     def _verify_mellat(self):
@@ -425,7 +431,7 @@ class GatewayTransaction(ModelSQL, ModelView):
         if not result or result.status == Status.PENDING:
             # refused, or not verified yet: the cron verifies again
             return
-        self.log(step, result.code, result.message, result.raw)
+        self.log_bank(step, result.code, result.message, result.raw)
         if result.status not in PAID_STATUSES:
             state = (lifecycle.REVERSED if result.code == '48'
                 else lifecycle.FAILED)
@@ -438,7 +444,7 @@ class GatewayTransaction(ModelSQL, ModelView):
         if settle.status in PAID_STATUSES:
             self._verified(settle, 'settle', rrn=self.sale_reference_id)
         else:
-            self.log('settle', settle.code, settle.message, settle.raw)
+            self.log_bank('settle', settle.code, settle.message, settle.raw)
             self.reverse(settle.message)
 
     def _verify_zarinpal(self):
@@ -451,7 +457,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             self._verified(result)
         else:
             # never verified, Zarinpal gives the money back
-            self.log('verify', result.code, result.message, result.raw)
+            self.log_bank('verify', result.code, result.message, result.raw)
             self.set_state(lifecycle.FAILED, message=result.message)
 
     def reverse(self, message, review=True):
@@ -463,7 +469,7 @@ class GatewayTransaction(ModelSQL, ModelView):
             result = self._call('reversal', client.reversal,
                 self.bank_order, self.sale_reference_id)
             if result:
-                self.log('reversal', result.code, result.message, result.raw)
+                self.log_bank('reversal', result.code, result.message, result.raw)
                 self.set_state(lifecycle.REVERSED, message=message)
                 return
         if review:
@@ -497,6 +503,26 @@ class GatewayTransaction(ModelSQL, ModelView):
         if self.state in lifecycle.PENDING and now > self.deadline:
             self.set_state(lifecycle.EXPIRED, message=gettext(
                     'water_payment_gateway.msg_expired'))
+
+    @classmethod
+    @ModelView.button
+    def mark_reviewed(cls, transactions):
+        """The staff checked with the bank the money of transactions: they
+        leave the list to review, the reviewer named in their messages"""
+        pool = Pool()
+        Log = pool.get('water.payment.transaction.log')
+        User = pool.get('res.user')
+        transactions = [t for t in transactions if t.review]
+        user = User(Transaction().user)
+        with without_check_access():
+            cls.write(transactions, {'review': False})
+            Log.create([{
+                        'transaction': t.id,
+                        'step': 'review',
+                        'message': gettext(
+                            'water_payment_gateway.msg_transaction_reviewed',
+                            user=user.rec_name),
+                        } for t in transactions])
 
     # Entry points, each committing its steps
 
@@ -581,6 +607,7 @@ class GatewayTransactionLog(ModelSQL, ModelView):
             ('settle', "Settle"),
             ('inquiry', "Inquiry"),
             ('reversal', "Reversal"),
+            ('review', "Review"),
             ], "Step", required=True, readonly=True)
     code = fields.Char("Code", readonly=True)
     message = fields.Char("Message", readonly=True)

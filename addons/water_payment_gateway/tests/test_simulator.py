@@ -290,10 +290,12 @@ class BankSimulatorTestCase(unittest.TestCase):
             callbacks(redirect, 'approve')[0])
         sale = (callback.order_id, callback.sale_reference_id)
 
-        for call in [self.mellat.settle, self.mellat.inquiry]:
-            with self.assertRaises(ProtocolError) as context:
-                call(*sale)
-            self.assertEqual(context.exception.code, '44')
+        with self.assertRaises(ProtocolError) as context:
+            self.mellat.settle(*sale)
+        self.assertEqual(context.exception.code, '44')
+        inquiry = self.mellat.inquiry(*sale)
+        self.assertEqual((inquiry.status, inquiry.code),
+            (Status.PENDING, '44'))
         self.assertEqual(self.mellat.verify(*sale).status, Status.SUCCESS)
         self.assertEqual(self.mellat.inquiry(*sale).status, Status.SUCCESS)
         self.assertEqual(self.mellat.reversal(*sale).status,

@@ -7,6 +7,7 @@ import json
 import unittest
 
 from trytond.model.exceptions import AccessError
+from trytond.model.modelview import AccessButtonError
 from trytond.modules.water_billing.tests import fixtures
 from trytond.pool import Pool
 from trytond.transaction import Transaction
@@ -127,6 +128,45 @@ class GatewayAccountTestCase(PaymentTestCase):
         other = GatewayTransaction.create_payment(
             subscription.party, gateway, 10000)
         self.assertNotEqual(other.number, transaction.number)
+
+    @fixtures.with_company
+    def test_mark_reviewed(self):
+        """Billing staff clear a transaction to review, named in its
+        messages; a payment clerk without the button cannot"""
+        pool = Pool()
+        GatewayTransaction = pool.get('water.payment.transaction')
+        ModelData = pool.get('ir.model.data')
+        User = pool.get('res.user')
+        subscription = fixtures.create_subscriber(4003)
+        journal = create_gateway_journal()
+        gateway = create_gateways(journal, 'http://127.0.0.1:1')[0]
+        transaction = GatewayTransaction.create_payment(
+            subscription.party, gateway, 10000)
+        transaction.set_state(lifecycle.FAILED, review=True)
+        payment = ModelData.get_id('account_payment', 'group_payment')
+        billing = ModelData.get_id('water_crm', 'group_water_billing')
+        reviewer, clerk = User.create([{
+                    'login': 'reviewer', 'name': "Mina Reviewer",
+                    'groups': [('add', [payment, billing])],
+                    }, {
+                    'login': 'clerk', 'name': "Payment Clerk",
+                    'groups': [('add', [payment])],
+                    }])
+
+        with Transaction().set_user(clerk.id), \
+                Transaction().set_context(_check_access=True):
+            with self.assertRaises(AccessButtonError):
+                GatewayTransaction.mark_reviewed([transaction])
+        with Transaction().set_user(reviewer.id), \
+                Transaction().set_context(_check_access=True):
+            GatewayTransaction.mark_reviewed([transaction])
+
+        transaction = GatewayTransaction(transaction.id)
+        self.assertFalse(transaction.review)
+        self.assertEqual(transaction.state, lifecycle.FAILED)
+        log = transaction.logs[-1]
+        self.assertEqual(log.step, 'review')
+        self.assertIn("Mina Reviewer", log.message)
 
     @fixtures.with_company
     def test_unreachable_bank(self):
