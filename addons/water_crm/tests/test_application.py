@@ -6,7 +6,7 @@ import datetime as dt
 import unittest
 
 from trytond.exceptions import UserError
-from trytond.model.exceptions import AccessError
+from trytond.model.exceptions import AccessError, ValidationError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.company.tests import create_company, set_company
 from trytond.pool import Pool
@@ -54,6 +54,27 @@ class ApplicationWorkflowTestCase(unittest.TestCase):
                 application.mobile),
             ('0499370899', '02612345678', '09121234567'))
         self.assertEqual(application.rec_name, "زهرا کریمی")
+
+    @with_transaction()
+    def test_invalid_values(self):
+        "A wrong value typed in the back office is refused with its reason"
+        pool = Pool()
+        Application = pool.get('water.application')
+        company = create_company()
+        with set_company(company):
+            application = create_application(company)
+            for name, value, message in [
+                    ('national_code', '0499370898', 'check digit'),
+                    ('mobile', '0812345678', '09'),
+                    ('phone', '12345678', 'area code'),
+                    ('postal_code', '31587', '10 digits'),
+                    ('email', 'zahra@', 'E-mail address'),
+                    ]:
+                with self.subTest(name=name):
+                    with self.assertRaisesRegex(ValidationError, message):
+                        Application.write([application], {name: value})
+            self.assertEqual(Application(application.id).national_code,
+                '0499370899')
 
     @with_transaction()
     def test_buttons_per_group(self):
