@@ -38,5 +38,26 @@ class WaterPaymentGatewayTestCase(CompanyTestMixin, ModuleTestCase):
                 with self.subTest(view=view.rec_name, field=name):
                     self.assertIn(widget, TREE_WIDGETS)
 
+    @with_transaction()
+    def test_persian_translations(self):
+        "Every string of the water modules has its Persian in fa.po"
+        pool = Pool()
+        Lang = pool.get('ir.lang')
+        Translation = pool.get('ir.translation')
+        persian, = Lang.search([('code', '=', 'fa')])
+        Lang.load_translations([persian])
+
+        def strings(lang):
+            return {(t.module, t.type, t.name, t.src)
+                for t in Translation.search([
+                        ('module', 'like', 'water_%'),
+                        ('lang', '=', lang),
+                        ])
+                if t.src and (lang == 'en' or t.value)}
+        english = strings('en')
+        self.assertTrue({m for m, *_ in english} >= {
+                'water_crm', 'water_billing', 'water_payment_gateway'})
+        self.assertEqual(sorted(english - strings('fa')), [])
+
 
 del ModuleTestCase
