@@ -415,12 +415,17 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
         Tryton's own methods give (taxes from account.tax, move lines of
         the invoice lines, taxes and payment term) and the checks of its
         posting done once for all: period and journal open, accounts
-        usable, moves balanced, numbers from the sequences in blocks."""
+        usable, moves balanced, numbers from the sequences in blocks.
+
+        The subscribers are sent the bill_issued SMS, whatever posted the
+        bills: a bill run or the staff."""
         bills = sorted((b for b in bills if not b.invoice),
             key=lambda b: b.company.id)
         for company, c_bills in groupby(bills, key=lambda b: b.company.id):
+            c_bills = list(c_bills)
             with Transaction().set_context(company=company):
-                _InvoicePoster(cls, list(c_bills)).post()
+                _InvoicePoster(cls, c_bills).post()
+                cls.send_issued_sms(c_bills)
 
     @classmethod
     def lock_posting(cls, company, date):

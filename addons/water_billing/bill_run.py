@@ -230,7 +230,6 @@ class BillRun(JalaliMixin, Workflow, ModelSQL, ModelView):
         Bill.set_debt(bills)
         Bill.save(bills)
         Bill.post(bills)
-        Bill.send_issued_sms(bills)
         Error.save(errors)
         # done when what is left waits for the staff to mend its error
         failed = {e.reading for e in Error.search([('run', '=', run.id)])}

@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from trytond.exceptions import UserError
+from trytond.modules.water_crm.tests.test_crm import create_user
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .fixtures import (
-    BillingTestCase, create_subscriber, import_tariffs, pay, read_meter,
-    receivable_balance, with_company)
+    BillingTestCase, create_subscriber, get_company, import_tariffs, pay,
+    read_meter, receivable_balance, with_company)
 
 # what differs between two records of the same content
 VOLATILE = {'id', 'create_date', 'create_uid', 'write_date', 'write_uid',
@@ -169,6 +170,31 @@ class BillPostTestCase(BillingTestCase):
         self.assertTrue(all(l.reconciliation for l in invoice.lines_to_pay))
         self.assertTrue(Bill(bill.id).paid)
         self.assertEqual(receivable_balance(bill.party), 0)
+
+    @with_company
+    def test_issued_sms(self):
+        """A bill posted by the staff, not by a bill run, sends its
+        subscriber the bill_issued SMS, once"""
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Sms = pool.get('water.sms')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        bill, silent = twins()
+        ContactMechanism(party=bill.party, type='mobile',
+            value='09121110008').save()
+        with Transaction().set_user(create_user('biller', get_company(),
+                    ['group_water', 'group_water_billing']).id), \
+                Transaction().set_context(_check_access=True):
+            Bill.post([Bill(bill.id), Bill(silent.id)])
+        Bill.post([bill])
+
+        sms, = Sms.search([])
+        self.assertEqual((sms.mobile, sms.party, sms.origin),
+            ('09121110008', bill.party, bill.subscription))
+        bill = Bill(bill.id)
+        for text in [bill.subscription.number, bill.payment_id,
+                bill.bill_id]:
+            self.assertIn(text, sms.body)
 
     @with_company
     def test_closed_period(self):
