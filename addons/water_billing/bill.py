@@ -509,6 +509,16 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                     })
         return Sms.send(messages)
 
+    def send_paid_sms(self, amount, date, reference):
+        "Queue the 'bill_paid' SMS of amount received to the subscriber"
+        Template = Pool().get('water.sms.template')
+        mechanism = self.party.contact_mechanism_get('mobile')
+        if mechanism:
+            Template.send('bill_paid', mechanism.value, party=self.party,
+                origin=self, name=self.party.rec_name,
+                subscription=self.subscription.number, amount=int(amount),
+                date=date, reference=reference or '')
+
 
 class _InvoicePoster:
     "The invoices of bills of one company, created and posted in bulk"
@@ -963,8 +973,31 @@ class Invoice(metaclass=PoolMeta):
         super()._round_taxes(taxes)
 
 
+    def pay_invoice(self, amount, payment_method, date, description=None,
+            overpayment=0, party=None):
+        # a bill paid at the office (the invoice's Pay wizard) tells the
+        # subscriber as a bill paid online or at a bank does
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        lines = super().pay_invoice(amount, payment_method, date,
+            description=description, overpayment=overpayment, party=party)
+        if self.type == 'out' and amount > 0:
+            for bill in Bill.search([('invoice', '=', self.id)]):
+                bill.send_paid_sms(amount, date,
+                    description or lines[0].move.number)
+        return lines
+
+
 class InvoiceLine(metaclass=PoolMeta):
     __name__ = 'account.invoice.line'
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + ['water.bill']
+
+
+class Sms(metaclass=PoolMeta):
+    __name__ = 'water.sms'
 
     @classmethod
     def _get_origin(cls):

@@ -279,21 +279,3 @@ class Bill(metaclass=PoolMeta):
             amount, date, reference, origin=self)
         self.send_paid_sms(amount, date, reference)
         return payments
-
-    def send_paid_sms(self, amount, date, reference):
-        "Queue the 'bill_paid' SMS to the subscriber's mobile, if any"
-        Template = Pool().get('water.sms.template')
-        mechanism = self.party.contact_mechanism_get('mobile')
-        if mechanism:
-            Template.send('bill_paid', mechanism.value, party=self.party,
-                origin=self, name=self.party.rec_name,
-                subscription=self.subscription.number, amount=int(amount),
-                date=date, reference=reference or '')
-
-
-class Sms(metaclass=PoolMeta):
-    __name__ = 'water.sms'
-
-    @classmethod
-    def _get_origin(cls):
-        return super()._get_origin() + ['water.bill']

@@ -197,6 +197,31 @@ class BillPostTestCase(BillingTestCase):
             self.assertIn(text, sms.body)
 
     @with_company
+    def test_paid_at_office_sms(self):
+        """A bill paid at the office through its invoice sends the
+        subscriber the bill_paid SMS with the amount and the payment's
+        number; another invoice of the party sends none"""
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Sms = pool.get('water.sms')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        bill, _ = twins()
+        ContactMechanism(party=bill.party, type='mobile',
+            value='09121110009').save()
+        Bill.post([bill])
+        issued, = Sms.search([])
+
+        invoice = pay(bill.invoice, 100000)
+
+        sms, = Sms.search([('id', '!=', issued.id)])
+        self.assertEqual((sms.mobile, sms.party, sms.origin),
+            ('09121110009', bill.party, Bill(bill.id)))
+        payment, = [l for l in invoice.payment_lines]
+        self.assertIn(payment.move.number, sms.body)
+        self.assertIn(bill.subscription.number, sms.body)
+        self.assertIn('۱۰۰٬۰۰۰ ریال', sms.body)
+
+    @with_company
     def test_closed_period(self):
         "Bills of a closed period are refused, nothing is written"
         pool = Pool()
