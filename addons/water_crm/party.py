@@ -107,6 +107,7 @@ class PartyReplace(metaclass=PoolMeta):
     def fields_to_replace(cls):
         return super().fields_to_replace() + [
             ('water.subscription', 'party'),
+            ('water.application', 'party'),
             ('water.sms', 'party'),
             ]
 
@@ -118,6 +119,7 @@ class PartyErase(metaclass=PoolMeta):
         pool = Pool()
         Party = pool.get('party.party')
         Sms = pool.get('water.sms')
+        Application = pool.get('water.application')
         return super().to_erase(party_id) + [
             (Party, [('id', '=', party_id)], True,
                 ['national_code', 'father_name', 'birth_certificate_number'],
@@ -125,4 +127,12 @@ class PartyErase(metaclass=PoolMeta):
             (Sms, [('party', '=', party_id)], True,
                 ['mobile', 'body'],
                 ['****', '****']),
+            # the applicant's person as typed, and the documents attached
+            (Application, [('party', '=', party_id)], True,
+                ['first_name', 'last_name', 'father_name',
+                    'birth_certificate_number', 'national_code', 'phone',
+                    'mobile', 'email', 'address', 'postal_code',
+                    'description'],
+                ['****', '****', None, None, '****', '****', '****', None,
+                    '****', None, None]),
             ]

@@ -9,6 +9,9 @@ import unittest
 from trytond.model.exceptions import AccessError
 from trytond.model.modelview import AccessButtonError
 from trytond.modules.water_billing.tests import fixtures
+from trytond.modules.water_billing.tests.test_application import (
+    create_application)
+from trytond.modules.water_crm.tests.test_crm import create_party
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -167,6 +170,64 @@ class GatewayAccountTestCase(PaymentTestCase):
         log = transaction.logs[-1]
         self.assertEqual(log.step, 'review')
         self.assertIn("Mina Reviewer", log.message)
+
+    @fixtures.with_company
+    def test_party_replace_and_erase(self):
+        """Replacing a subscriber moves their transactions, applications
+        and subscriptions; erasing the applicant blanks the person typed on
+        the application and deletes its documents"""
+        pool = Pool()
+        GatewayTransaction = pool.get('water.payment.transaction')
+        Application = pool.get('water.application')
+        Attachment = pool.get('ir.attachment')
+        Party = pool.get('party.party')
+        Subscription = pool.get('water.subscription')
+        Replace = pool.get('party.replace', type='wizard')
+        Erase = pool.get('party.erase', type='wizard')
+        subscription = fixtures.create_subscriber(4004)
+        source = subscription.party
+        gateway = create_gateways(
+            create_gateway_journal(), 'http://127.0.0.1:1')[0]
+        transaction = GatewayTransaction.create_payment(
+            source, gateway, 10000)
+        application = create_application(
+            subscription.connection.parcel.zone, party=source)
+        Attachment.create([{
+                    'resource': str(application), 'name': 'deed.pdf',
+                    'data': b'%PDF-1.4',
+                    }])
+        destination = create_party(source.name)
+
+        session_id, _, _ = Replace.create()
+        Replace.execute(session_id, {'ask': {
+                    'source': source.id,
+                    'destination': destination.id,
+                    }}, 'replace')
+        Replace.delete(session_id)
+
+        # searched: the wizard writes in SQL, behind the records' cache
+        for Model, record in [(GatewayTransaction, transaction),
+                (Application, application), (Subscription, subscription)]:
+            with self.subTest(model=Model.__name__):
+                self.assertEqual(
+                    Model.search([('party', '=', destination.id)]),
+                    [record])
+
+        Subscription.write([Subscription(subscription.id)],
+            {'party': create_party("مشترک بعدی").id})
+        Party.write([destination], {'active': False})
+        session_id, _, _ = Erase.create()
+        Erase.execute(session_id, {'ask': {'party': destination.id}},
+            'erase')
+        Erase.delete(session_id)
+
+        names = ['first_name', 'last_name', 'national_code', 'mobile',
+            'father_name']
+        values, = Application.read([application.id], names)
+        self.assertEqual([values[n] for n in names],
+            ['****', '****', '****', '****', None])
+        self.assertEqual(Attachment.search(
+                [('resource', '=', str(application))]), [])
 
     @fixtures.with_company
     def test_unreachable_bank(self):
