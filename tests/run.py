@@ -99,6 +99,10 @@ def main(argv):
         print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
         return 0
     os.environ['DB_CACHE'] = cache_folder()
+    # make exports the configuration of `make run` (its database, its
+    # cors); a test sets the options it needs, and what reads the file
+    # again (proteus, the water command) must not undo them
+    os.environ.pop('TRYTOND_CONFIG', None)
     names = test_names()
     if argv:
         names = [n for n in names if any(s in n for s in argv)]

@@ -125,7 +125,7 @@ class GatewayDatabase(unittest.TestCase):
             _setup()
             backup_db_cache(_cache_name())
         # after the set-up: proteus reads the server's configuration again
-        # (TRYTOND_CONFIG of `make test` serves the database water)
+        # (a TRYTOND_CONFIG of the environment may name another database)
         set_water('database', DB_NAME)
         cls.simulator = BankSimulator().start()
         cls.ids = committed(cls.setUpDatabase)
