@@ -634,9 +634,9 @@ class _InvoicePoster:
         insert(TaxLine, tax_lines)
         set_column(self.Bill, 'invoice', self.bills,
             [i.id for i in invoices])
-        for Model in [self.Bill, Invoice, InvoiceLine, InvoiceTax, Move,
+        for model in [self.Bill, Invoice, InvoiceLine, InvoiceTax, Move,
                 MoveLine]:
-            clear_cache(Model)
+            clear_cache(model)
         # as Tryton's posting does: a zero receivable reconciles at once
         # and the paid invoice is processed
         zero = [l for l in move_lines

@@ -28,6 +28,17 @@ SECRETS = [DEMO_SADAD.terminal_key, DEMO_MELLAT.user_name,
     DEMO_MELLAT.user_password, DEMO_ZARINPAL.merchant_id]
 
 
+def new_transaction(number):
+    """A new subscriber of number and a transaction of theirs at a gateway
+    nobody answers"""
+    GatewayTransaction = Pool().get('water.payment.transaction')
+    subscription = fixtures.create_subscriber(number)
+    gateway = create_gateways(
+        create_gateway_journal(), 'http://127.0.0.1:1')[0]
+    return subscription, GatewayTransaction.create_payment(
+        subscription.party, gateway, 10000)
+
+
 class LifecycleTestCase(unittest.TestCase):
     "Test the transition table of gateway transactions"
 
@@ -113,11 +124,7 @@ class GatewayAccountTestCase(PaymentTestCase):
         "The model refuses a move the lifecycle does not allow"
         pool = Pool()
         GatewayTransaction = pool.get('water.payment.transaction')
-        subscription = fixtures.create_subscriber(4001)
-        journal = create_gateway_journal()
-        gateway = create_gateways(journal, 'http://127.0.0.1:1')[0]
-        transaction = GatewayTransaction.create_payment(
-            subscription.party, gateway, 10000)
+        _, transaction = new_transaction(4001)
 
         self.assertTrue(transaction.number.isdigit())
         self.assertEqual(transaction.state, lifecycle.CREATED)
@@ -129,7 +136,7 @@ class GatewayAccountTestCase(PaymentTestCase):
         with self.assertRaises(TransactionStateError):
             GatewayTransaction.delete([transaction])
         other = GatewayTransaction.create_payment(
-            subscription.party, gateway, 10000)
+            transaction.party, transaction.gateway, 10000)
         self.assertNotEqual(other.number, transaction.number)
 
     @fixtures.with_company
@@ -140,11 +147,7 @@ class GatewayAccountTestCase(PaymentTestCase):
         GatewayTransaction = pool.get('water.payment.transaction')
         ModelData = pool.get('ir.model.data')
         User = pool.get('res.user')
-        subscription = fixtures.create_subscriber(4003)
-        journal = create_gateway_journal()
-        gateway = create_gateways(journal, 'http://127.0.0.1:1')[0]
-        transaction = GatewayTransaction.create_payment(
-            subscription.party, gateway, 10000)
+        _, transaction = new_transaction(4003)
         transaction.set_state(lifecycle.FAILED, review=True)
         payment = ModelData.get_id('account_payment', 'group_payment')
         billing = ModelData.get_id('water_crm', 'group_water_billing')
@@ -184,12 +187,8 @@ class GatewayAccountTestCase(PaymentTestCase):
         Subscription = pool.get('water.subscription')
         Replace = pool.get('party.replace', type='wizard')
         Erase = pool.get('party.erase', type='wizard')
-        subscription = fixtures.create_subscriber(4004)
+        subscription, transaction = new_transaction(4004)
         source = subscription.party
-        gateway = create_gateways(
-            create_gateway_journal(), 'http://127.0.0.1:1')[0]
-        transaction = GatewayTransaction.create_payment(
-            source, gateway, 10000)
         application = create_application(
             subscription.connection.parcel.zone, party=source)
         Attachment.create([{
