@@ -44,8 +44,13 @@ class WaterPaymentGatewayTestCase(CompanyTestMixin, ModuleTestCase):
         pool = Pool()
         Lang = pool.get('ir.lang')
         Translation = pool.get('ir.translation')
+        TranslationSet = pool.get('ir.translation.set', type='wizard')
         persian, = Lang.search([('code', '=', 'fa')])
         Lang.load_translations([persian])
+        # the strings of views and reports, as Set Translations finds them
+        session_id, _, _ = TranslationSet.create()
+        TranslationSet.execute(session_id, {}, 'set_')
+        TranslationSet.delete(session_id)
 
         def strings(lang):
             return {(t.module, t.type, t.name, t.src)
