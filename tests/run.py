@@ -118,10 +118,13 @@ def main(argv):
         # a cache per worker: two processes never build the same file
         cache = os.path.join(os.environ['DB_CACHE'], str(number))
         os.makedirs(cache, exist_ok=True)
+        env = {**os.environ, 'DB_CACHE': cache}
+        if postgresql and 'DB_NAME' in env:
+            # one database each, also when the caller names them
+            env['DB_NAME'] = f"{env['DB_NAME']}_{number}"
         processes.append(subprocess.Popen(
                 [sys.executable, __file__, '--names', *part],
-                stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, 'DB_CACHE': cache}))
+                stdout=log, stderr=subprocess.STDOUT, env=env))
     totals = [0, 0, 0]
     for process, log in zip(processes, logs):
         process.wait()
