@@ -82,6 +82,15 @@ PROVIDER_NAMES = {
 
 NEW, PAID, FAILED, CANCELLED = 'new', 'paid', 'failed', 'cancelled'
 VERIFIED, SETTLED, REVERSED = 'verified', 'settled', 'reversed'
+STATE_NAMES = {
+    NEW: "در انتظار پرداخت",
+    PAID: "پرداخت شده، تأیید نشده",
+    FAILED: "ناموفق",
+    CANCELLED: "انصراف",
+    VERIFIED: "تأیید شده",
+    SETTLED: "تسویه شده",
+    REVERSED: "برگشت خورده",
+    }
 
 # Mellat's answer to each follow-up call by state of the sale: the code and
 # the new state; any other state (no successful sale) answers 42
@@ -177,7 +186,9 @@ def html_answer(title, content, status=200):
         f'<title>{html.escape(title)}</title>'
         '<style>body{font-family:Vazirmatn,Tahoma,sans-serif;max-width:36em;'
         'margin:2em auto;padding:0 1em}button{display:block;width:100%;'
-        'margin:.4em 0;padding:.6em}</style></head><body>'
+        'margin:.4em 0;padding:.6em}pre{overflow-x:auto}'
+        'table{border-collapse:collapse;width:100%}'
+        'td,th{border:1px solid #ccc;padding:.3em}</style></head><body>'
         f'<h1>{html.escape(title)}</h1>{content}</body></html>')
     return Answer(status, 'text/html; charset=utf-8', page.encode('utf-8'))
 
@@ -273,6 +284,7 @@ class BankSimulator:
             ('POST', zarinpal.REQUEST_PATH): self.zarinpal_request,
             ('POST', zarinpal.VERIFY_PATH): self.zarinpal_verify,
             ('POST', zarinpal.UNVERIFIED_PATH): self.zarinpal_unverified,
+            ('GET', '/'): self.home,
             ('GET', sadad.PURCHASE_PATH): self.sadad_page,
             ('POST', mellat.STARTPAY_PATH): self.mellat_page,
             ('POST', '/_simulator/decide'): self.decide,
@@ -669,6 +681,33 @@ class BankSimulator:
     def zarinpal_page(self, request):
         return self._page('zarinpal',
             request.path[len(zarinpal.STARTPAY_PATH):])
+
+    # The home page
+
+    def home(self, request):
+        """What the simulator is, where each provider is with its test
+        credentials, and the transactions it saw, the latest first"""
+        with self._lock:
+            self._expire()
+            transactions = [dataclasses.replace(t)
+                for t in reversed(self._transactions.values())]
+        rows = ''.join(
+            '<tr>'
+            f'<td>{PROVIDER_NAMES[t.provider]}</td>'
+            f'<td>{html.escape(str(t.order_id or ""))}</td>'
+            f'<td>{t.amount:,}</td>'
+            f'<td>{STATE_NAMES[t.state]}</td>'
+            f'<td dir="ltr">{html.escape(t.paid_on or "")}</td>'
+            '</tr>' for t in transactions)
+        table = ('<table><tr><th>درگاه</th><th>شماره سفارش</th>'
+            '<th>مبلغ (ریال)</th><th>وضعیت</th><th>زمان پرداخت</th></tr>'
+            f'{rows}</table>' if transactions
+            else '<p>هنوز تراکنشی نیامده است.</p>')
+        return html_answer("بانک آزمایشی",
+            '<p>این شبیه‌ساز درگاه‌های سداد، به‌پرداخت ملت و زرین‌پال است؛ '
+            'پولی جابه‌جا نمی‌شود و فقط روی همین رایانه در دسترس است.</p>'
+            f'<pre dir="ltr">{html.escape(chr(10).join(self.describe()))}'
+            '</pre>' + table)
 
     # The payment page and its decisions
 

@@ -15,10 +15,10 @@ import requests
 
 from trytond.modules.water_payment_gateway.gateways import (
     MellatClient, ProtocolError, RetryableError, SadadClient, Status,
-    ZarinpalClient)
+    ZarinpalClient, mellat, sadad, zarinpal)
 from trytond.modules.water_payment_gateway.simulator import (
     DECISIONS, DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL, REVERSED,
-    BankSimulator)
+    STATE_NAMES, BankSimulator)
 
 CALLBACK_URL = 'http://merchant.test/payment/callback'
 
@@ -113,6 +113,28 @@ class BankSimulatorTestCase(unittest.TestCase):
         self.assertRegex(simulator.url, r'^http://\[::1\]:\d+$')
         self.assertEqual(
             ZarinpalClient(simulator.url, *DEMO_ZARINPAL).unverified(), [])
+
+    def test_home_page(self):
+        """The home page tells where each provider is and lists the
+        transactions with their state, the latest first"""
+        first = self.sadad.request_payment(self.order_id(), 1000,
+            CALLBACK_URL)
+        order_id = self.order_id()
+        self.zarinpal.request_payment(order_id, 7654321, CALLBACK_URL,
+            "test")
+        callbacks(first, 'decline')
+
+        page = requests.get(self.simulator.url + '/', timeout=5)
+
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('dir="rtl"', page.text)
+        for path in [sadad.REQUEST_PATH, mellat.SERVICE_PATH,
+                zarinpal.REQUEST_PATH]:
+            self.assertIn(path, page.text)
+        latest = page.text.index('7,654,321')
+        self.assertLess(latest, page.text.index('1,000<'))
+        self.assertIn(STATE_NAMES['failed'], page.text)
+        self.assertIn(STATE_NAMES['new'], page.text[latest:])
 
     def test_payment_page(self):
         "The payment page shows the payment and one button per decision"
