@@ -22,8 +22,9 @@ from .portal import CONTEXT, PREFIX, company, portal
 from .portal_session import (
     CSRF_COOKIE, CSRF_FIELD, ID, csrf_valid, current_session, error_page,
     no_store, page, set_cookie, subscriber)
-from .portal_user import clean_identifier, code_timeout
-from .routes import _form, _log_in, _password_length, _see_other, _today
+from .portal_user import code_timeout
+from .routes import (
+    _form, _log_in, _password_by_code, _password_length, _see_other, _today)
 
 # Room for the text fields and the multipart envelope of the form
 FORM_OVERHEAD = 256 * 1024
@@ -283,50 +284,19 @@ def application_new(request, pool, session, csrf_token):
 def application_access(request, pool, session, csrf_token):
     """The new applicant enters the code sent to his mobile and chooses a
     password; he is logged in on his application's tracking page"""
-    User = pool.get('web.user')
-    Code = pool.get('water.portal.code')
     Application = pool.get('water.application')
-    key = _form(request, 'key', 64)
-    code = clean_identifier(_form(request, 'code', 12))
-    password = _form(request, 'password', 2048)
     number = _form(request, 'number', 32)
-    values = {
-        'csrf_token': csrf_token,
-        'key': key,
-        'code': _form(request, 'code', 12),
-        'application': {'number': number},
-        'minutes': code_timeout().seconds // 60,
-        'password_length': _password_length(),
-        }
-    errors = values['errors'] = {}
-    if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        errors['code'] = 'code_format'
-    if not password:
-        errors['password'] = 'required'
-    elif password != _form(request, 'confirm', 2048):
-        errors['confirm'] = 'password_mismatch'
-    record = None if errors else Code.pending(key, 'password')
-    if not errors and not record:
-        errors['code'] = 'code_wrong'
-    if not errors:
-        problem = User.portal_password_problem(record.user, password)
-        if problem:
-            errors['password'] = problem
-    if not errors:
-        record = Code.verify(key, 'password', code)
-        if not record:
-            errors['code'] = 'code_wrong'
-    if errors:
-        return page(pool, 'application_access.html',
-            status=HTTPStatus.BAD_REQUEST, **values)
-    User.portal_set_password([record.user], password)
+    user, refusal = _password_by_code(request, pool, csrf_token,
+        'application_access.html', application={'number': number})
+    if refusal:
+        return refusal
     applications = Application.search([
-            ('party', '=', record.user.party.id),
+            ('party', '=', user.party.id),
             ('number', '=', number),
             ], limit=1)
     target = (f'{PREFIX}/applications/{applications[0].id}' if applications
         else f'{PREFIX}/applications')
-    return _log_in(request, pool, record.user, target)
+    return _log_in(request, pool, user, target)
 
 
 @app.route(PREFIX + '/applications', methods={'GET'})

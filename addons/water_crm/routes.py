@@ -245,19 +245,29 @@ def password_request(request, pool, csrf_token):
 @anonymous_form
 def password_set(request, pool, csrf_token):
     "Check the code sent by SMS, set the password and log in"
+    user, refusal = _password_by_code(request, pool, csrf_token,
+        'password_code.html', identifier=_form(request, 'identifier', 64))
+    if refusal:
+        return refusal
+    return _log_in(request, pool, user)
+
+
+def _password_by_code(request, pool, csrf_token, template, **values):
+    """Check the one-time code and the new password of the form and set
+    it: (the code's user, None), or (None, template with the errors and
+    what was typed)"""
     User = pool.get('web.user')
     Code = pool.get('water.portal.code')
     key = _form(request, 'key', 64)
     code = clean_identifier(_form(request, 'code', 12))
     password = _form(request, 'password', 2048)
-    values = {
+    values.update({
         'csrf_token': csrf_token,
         'key': key,
         'code': _form(request, 'code', 12),
-        'identifier': _form(request, 'identifier', 64),
         'minutes': code_timeout().seconds // 60,
         'password_length': _password_length(),
-        }
+        })
     errors = values['errors'] = {}
     if not (len(code) == 6 and code.isascii() and code.isdigit()):
         errors['code'] = 'code_format'
@@ -277,10 +287,10 @@ def password_set(request, pool, csrf_token):
         if not record:
             errors['code'] = 'code_wrong'
     if errors:
-        return page(pool, 'password_code.html',
-            status=HTTPStatus.BAD_REQUEST, **values)
+        return None, page(pool, template, status=HTTPStatus.BAD_REQUEST,
+            **values)
     User.portal_set_password([record.user], password)
-    return _log_in(request, pool, record.user)
+    return record.user, None
 
 
 @app.route(PREFIX + '/dashboard', methods={'GET'})
