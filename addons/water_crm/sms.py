@@ -197,8 +197,16 @@ class Sms(NormalizeMixin, Workflow, ModelSQL, ModelView):
     def create(cls, vlist):
         messages = super().create(vlist)
         if messages:
-            cls.__queue__.deliver(messages)
+            cls.queue_delivery(messages)
         return messages
+
+    @classmethod
+    def queue_delivery(cls, messages):
+        # a task per batch of the worker ([queue] batch_size): a task
+        # stopped before its commit sends its batch again, not the SMS of
+        # a whole bill run chunk
+        with Transaction().set_context(queue_batch=True):
+            cls.__queue__.deliver(messages)
 
     @classmethod
     def check_modification(cls, mode, messages, values=None, external=False):
@@ -365,7 +373,7 @@ class Sms(NormalizeMixin, Workflow, ModelSQL, ModelView):
                 'next_attempt': cls.default_next_attempt(),
                 'error': None,
                 })
-        cls.__queue__.deliver(messages)
+        cls.queue_delivery(messages)
 
 
 def _raw_values(raw):

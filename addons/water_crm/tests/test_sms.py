@@ -6,6 +6,7 @@ import datetime as dt
 from contextlib import contextmanager
 from unittest.mock import patch
 
+from trytond import config
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
@@ -132,6 +133,31 @@ class SmsTestCase(GatewayTestMixin, CompanyTestMixin, ModuleTestCase):
                 list(task.data['instances'])),
             ('water.sms', 'deliver', [m.id for m in messages]))
         self.assertEqual(self.gateway.requests, [])
+
+    @with_transaction()
+    def test_send_queues_batches(self):
+        "With a worker, the delivery is queued in tasks of a batch each"
+        pool = Pool()
+        Sms = pool.get('water.sms')
+        Queue = pool.get('ir.queue')
+        company = create_company()
+        for option, value, default in [
+                ('worker', 'True', 'False'), ('batch_size', '20', '20')]:
+            self.addCleanup(config.set, 'queue', option,
+                config.get('queue', option, default=default))
+            config.set('queue', option, value)
+        with set_company(company):
+            messages = Sms.send([{
+                        'mobile': f'0912123{i:04d}',
+                        'body': TEXT,
+                        } for i in range(45)])
+
+        tasks = Queue.search([], order=[('id', 'ASC')])
+        self.assertEqual([len(t.data['instances']) for t in tasks],
+            [20, 20, 5])
+        self.assertEqual(
+            [i for t in tasks for i in t.data['instances']],
+            [m.id for m in messages])
 
     @with_transaction()
     def test_send_nothing(self):
