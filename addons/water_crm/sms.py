@@ -25,6 +25,10 @@ PROVIDERS = [
     ]
 # How long delivery reports are asked for after sending
 STATUS_PERIOD = dt.timedelta(days=3)
+# How long the cron leaves a new message to its delivery task
+TASK_GRACE = dt.timedelta(minutes=10)
+# The most messages the cron sends in one run (one transaction)
+CRON_BATCH = 100
 
 
 class Configuration(metaclass=PoolMeta):
@@ -313,7 +317,10 @@ class Sms(NormalizeMixin, Workflow, ModelSQL, ModelView):
 
     @classmethod
     def deliver_queued(cls):
-        "Deliver the queued messages that are due"
+        """Deliver the queued messages that are due: the retries, and the
+        new ones that their delivery task has left alone for a while (a
+        worker down or behind), at most a batch per run, so that one
+        transaction never holds a bill run's SMS"""
         now = dt.datetime.now()
         messages = cls.search([
                 ('state', '=', 'queued'),
@@ -321,7 +328,12 @@ class Sms(NormalizeMixin, Workflow, ModelSQL, ModelView):
                     ('next_attempt', '=', None),
                     ('next_attempt', '<=', now),
                     ],
-                ], order=[('next_attempt', 'ASC'), ('id', 'ASC')])
+                ['OR',
+                    ('attempts', '>', 0),
+                    ('create_date', '<', now - TASK_GRACE),
+                    ],
+                ], order=[('next_attempt', 'ASC'), ('id', 'ASC')],
+            limit=CRON_BATCH)
         cls.deliver(messages)
 
     @classmethod

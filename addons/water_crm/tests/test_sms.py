@@ -10,6 +10,7 @@ from trytond import config
 from trytond.model.exceptions import AccessError, ValidationError
 from trytond.modules.company.tests import (
     CompanyTestMixin, create_company, set_company)
+from trytond.modules.water_crm import sms
 from trytond.modules.water_crm.sms_providers import MASK, OutboxProvider
 from trytond.pool import Pool
 from trytond.tests.test_tryton import ModuleTestCase, with_transaction
@@ -240,6 +241,30 @@ class SmsTestCase(GatewayTestMixin, CompanyTestMixin, ModuleTestCase):
         self.assertEqual(len(self.gateway.requests), 1)
         self.assertEqual(cancelled.state, 'cancelled')
         self.assertEqual(sent.attempts, 1)
+
+    @with_transaction()
+    def test_cron_leaves_new_to_tasks(self):
+        """The cron sends a new message only when its task has left it
+        alone for a while, and at most a batch per run"""
+        Sms = Pool().get('water.sms')
+        self.configure('kavenegar')
+        messages = self.send('09121234561', '09121234562', '09121234563')
+
+        Sms.deliver_queued()
+        self.assertEqual(self.gateway.requests, [], "left to the task")
+
+        table = Sms.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.update([table.create_date],
+                [dt.datetime.now() - sms.TASK_GRACE
+                    - dt.timedelta(minutes=1)]))
+        with patch.object(sms, 'CRON_BATCH', 2):
+            Sms.deliver_queued()
+        self.assertEqual([m.state for m in Sms.browse(messages)],
+            ['sent', 'sent', 'queued'])
+        Sms.deliver_queued()
+        self.assertEqual([m.state for m in Sms.browse(messages)],
+            ['sent'] * 3)
 
     @with_transaction()
     def test_retryable_failure(self):
