@@ -248,6 +248,19 @@ class ApplicationPortalTestCase(RouteTestCase):
         self.assertIn(number, messages[1])
         code = re.search(r'[0-9]{6}', messages[0]).group(0)
 
+        wrong = client.post('/portal/applications/access', data={
+                'csrf_token': csrf(response),
+                'key': hidden(response, 'key'),
+                'number': number,
+                'code': f'{(int(code) + 1) % 10 ** 6:06d}',
+                'password': 'a-long-new-password',
+                'confirm': 'a-long-new-password',
+                })
+        self.assertEqual(wrong.status_code, HTTPStatus.BAD_REQUEST)
+        self.assertIn('کد نادرست است', wrong.text)
+        self.assertEqual(hidden(wrong, 'number'), number)
+        self.assertEqual(hidden(wrong, 'key'), hidden(response, 'key'))
+
         response = client.post('/portal/applications/access', data={
                 'csrf_token': csrf(response),
                 'key': hidden(response, 'key'),
