@@ -972,7 +972,6 @@ class Invoice(metaclass=PoolMeta):
             return
         super()._round_taxes(taxes)
 
-
     def pay_invoice(self, amount, payment_method, date, description=None,
             overpayment=0, party=None):
         # a bill paid at the office (the invoice's Pay wizard) tells the

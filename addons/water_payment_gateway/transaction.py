@@ -469,7 +469,8 @@ class GatewayTransaction(ModelSQL, ModelView):
             result = self._call('reversal', client.reversal,
                 self.bank_order, self.sale_reference_id)
             if result:
-                self.log_bank('reversal', result.code, result.message, result.raw)
+                self.log_bank('reversal', result.code, result.message,
+                    result.raw)
                 self.set_state(lifecycle.REVERSED, message=message)
                 return
         if review:
