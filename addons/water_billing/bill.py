@@ -1,6 +1,7 @@
 # This file is part of the water utility modules.
 """Bills: one period of one subscription, computed by the engine and
 posted as a customer invoice."""
+import datetime as dt
 import json
 from collections import defaultdict
 from copy import copy
@@ -32,6 +33,8 @@ from .tariff import vat_rates
 
 # The invoice lines of a bill, in the order they are printed
 LINES = ['water', 'fixed', 'sewage', 'service', 'levies']
+# How many bills the due reminder handles at a time
+REMIND_SLICE = 200
 SERVICE_TYPE_WATER = 1
 
 
@@ -95,6 +98,8 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
     invoice = fields.Many2One('account.invoice', "Invoice", readonly=True)
     paid = fields.Function(fields.Boolean("Paid"), 'get_paid',
         searcher='search_paid')
+    reminded = fields.Boolean("Due Reminder Sent", readonly=True,
+        help="The subscriber was recalled the due date by SMS.")
     state = fields.Selection([
             ('draft', "Draft"),
             ('posted', "Posted"),
@@ -123,6 +128,10 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                     'depends': ['state'],
                     },
                 })
+
+    @classmethod
+    def default_reminded(cls):
+        return False
 
     @staticmethod
     def default_state():
@@ -425,7 +434,7 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
             c_bills = list(c_bills)
             with Transaction().set_context(company=company):
                 _InvoicePoster(cls, c_bills).post()
-                cls.send_issued_sms(c_bills)
+                cls.send_sms(c_bills, 'bill_issued')
 
     @classmethod
     def lock_posting(cls, company, date):
@@ -451,18 +460,18 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
             MoveLine.check_journal_period_modify(period, invoice.journal)
 
     @classmethod
-    def send_issued_sms(cls, bills):
-        """Queue the SMS of template bill_issued to the mobile of each
-        bill's subscriber, with the amount to pay, the payment ID and the
-        due date, in one batch; subscribers without a valid mobile get
-        none"""
+    def send_sms(cls, bills, code):
+        """Queue the SMS of template code (bill_issued, bill_due) to the
+        mobile of each bill's subscriber, with the amount to pay, the
+        payment ID and the due date, in one batch; subscribers without a
+        valid mobile get none"""
         pool = Pool()
         Template = pool.get('water.sms.template')
         Sms = pool.get('water.sms')
         ContactMechanism = pool.get('party.contact_mechanism')
         MoveLine = pool.get('account.move.line')
         templates = Template.search([
-                ('code', '=', 'bill_issued'),
+                ('code', '=', code),
                 ('active', '=', True),
                 ], limit=1)
         if not templates:
@@ -508,6 +517,36 @@ class Bill(JalaliMixin, Workflow, ModelSQL, ModelView):
                         portal_url=portal_url),
                     })
         return Sms.send(messages)
+
+    @classmethod
+    def remind_due(cls):
+        """Cron: recall by SMS the bills still unpaid whose due date is
+        within the configured days, each once"""
+        pool = Pool()
+        Configuration = pool.get('water.configuration')
+        Date = pool.get('ir.date')
+        days = Configuration(1).bill_due_reminder_days
+        if not days:
+            return
+        today = Date.today()
+        bills = cls.search([
+                ('state', '=', 'posted'),
+                ('reminded', '=', False),
+                ('paid', '=', False),
+                ('invoice.move.lines', 'where', [
+                        ('account.type.receivable', '=', True),
+                        ('reconciliation', '=', None),
+                        ('maturity_date', '>=', today),
+                        ('maturity_date', '<=',
+                            today + dt.timedelta(days=days)),
+                        ]),
+                ], order=[('id', 'ASC')])
+        # in slices: browsing thousands of bills at once costs the square
+        # of their number in Tryton's checks of the records' ids
+        for sub_ids in grouped_slice([b.id for b in bills], REMIND_SLICE):
+            sub_bills = cls.browse(sub_ids)
+            cls.send_sms(sub_bills, 'bill_due')
+            cls.write(sub_bills, {'reminded': True})
 
     def send_paid_sms(self, amount, date, reference):
         "Queue the 'bill_paid' SMS of amount received to the subscriber"

@@ -55,6 +55,12 @@ class Configuration(metaclass=PoolMeta):
             "the remainder stays due and is carried to the next bill. "
             "1000 makes the payment ID encode it exactly."))
 
+    bill_due_reminder_days = fields.Integer("Due Reminder Days",
+        required=True, domain=[('bill_due_reminder_days', '>=', 0)],
+        help="How many days before its due date a bill still unpaid is "
+        "recalled to the subscriber by SMS (the bill_due template); 0 sends "
+        "no reminder.")
+
     @classmethod
     def multivalue_model(cls, field):
         if field in BILLING_FIELDS:
@@ -64,6 +70,10 @@ class Configuration(metaclass=PoolMeta):
     @classmethod
     def default_payable_rounding(cls, **pattern):
         return 1000
+
+    @classmethod
+    def default_bill_due_reminder_days(cls):
+        return 3
 
 
 class ConfigurationBilling(ModelSQL, CompanyValueMixin):

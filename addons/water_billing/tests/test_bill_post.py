@@ -4,6 +4,7 @@ invoice, taxes, move and move lines that Tryton's own saving and posting
 give the same bill, and its invoice is paid by a reconciled payment."""
 import datetime as dt
 from decimal import Decimal
+from unittest.mock import patch
 
 from trytond.exceptions import UserError
 from trytond.modules.water_crm.tests.test_crm import create_user
@@ -200,7 +201,7 @@ class BillPostTestCase(BillingTestCase):
     def test_paid_at_office_sms(self):
         """A bill paid at the office through its invoice sends the
         subscriber the bill_paid SMS with the amount and the payment's
-        number; another invoice of the party sends none"""
+        number"""
         pool = Pool()
         Bill = pool.get('water.bill')
         Sms = pool.get('water.sms')
@@ -220,6 +221,40 @@ class BillPostTestCase(BillingTestCase):
         self.assertIn(payment.move.number, sms.body)
         self.assertIn(bill.subscription.number, sms.body)
         self.assertIn('۱۰۰٬۰۰۰ ریال', sms.body)
+
+    @with_company
+    def test_due_reminder(self):
+        """The cron recalls by SMS a bill still unpaid within the
+        configured days before its due date, once; a paid bill and one
+        due later are not recalled"""
+        pool = Pool()
+        Bill = pool.get('water.bill')
+        Sms = pool.get('water.sms')
+        Date = pool.get('ir.date')
+        ContactMechanism = pool.get('party.contact_mechanism')
+        bill, paid = twins()
+        for record, mobile in [(bill, '09121110010'), (paid, '09121110011')]:
+            ContactMechanism(party=record.party, type='mobile',
+                value=mobile).save()
+        Bill.post([bill, paid])
+        pay(paid.invoice, paid.total)
+        due, = {l.maturity_date for l in bill.invoice.lines_to_pay}
+        issued = Sms.search([], count=True)
+
+        def remind(today):
+            with patch.object(Date, 'today', return_value=today):
+                Bill.remind_due()
+            return Sms.search([('body', 'like', '%مهلت پرداخت قبض%')])
+
+        self.assertEqual(remind(due - dt.timedelta(days=4)), [])
+        sms, = remind(due - dt.timedelta(days=3))
+        self.assertEqual((sms.mobile, sms.origin),
+            ('09121110010', bill.subscription))
+        for text in [bill.payment_id, bill.bill_id]:
+            self.assertIn(text, sms.body)
+        self.assertTrue(Bill(bill.id).reminded)
+        self.assertEqual(len(remind(due)), 1, "once")
+        self.assertEqual(Sms.search([], count=True), issued + 1)
 
     @with_company
     def test_closed_period(self):
