@@ -179,6 +179,13 @@ def create_subscriber(number, zone=None, install_date='1395/01/29',
         start_date=D(install_date))
 
 
+def add_mobile(party, mobile='09121234567'):
+    "Give party a mobile number"
+    ContactMechanism = Pool().get('party.contact_mechanism')
+    ContactMechanism.create([{
+                'party': party.id, 'type': 'mobile', 'value': mobile}])
+
+
 def read_meter(subscription, date, value, kind='reader', confirm=True):
     "A reading of the subscription's meter on date (Jalali), confirmed"
     Reading = Pool().get('water.reading')

@@ -12,8 +12,8 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from .fixtures import (
-    BillingTestCase, create_subscriber, get_company, import_tariffs, pay,
-    read_meter, receivable_balance, with_company)
+    BillingTestCase, add_mobile, create_subscriber, get_company,
+    import_tariffs, pay, read_meter, receivable_balance, with_company)
 
 # what differs between two records of the same content
 VOLATILE = {'id', 'create_date', 'create_uid', 'write_date', 'write_uid',
@@ -179,10 +179,8 @@ class BillPostTestCase(BillingTestCase):
         pool = Pool()
         Bill = pool.get('water.bill')
         Sms = pool.get('water.sms')
-        ContactMechanism = pool.get('party.contact_mechanism')
         bill, silent = twins()
-        ContactMechanism(party=bill.party, type='mobile',
-            value='09121110008').save()
+        add_mobile(bill.party, '09121110008')
         with Transaction().set_user(create_user('biller', get_company(),
                     ['group_water', 'group_water_billing']).id), \
                 Transaction().set_context(_check_access=True):
@@ -205,10 +203,8 @@ class BillPostTestCase(BillingTestCase):
         pool = Pool()
         Bill = pool.get('water.bill')
         Sms = pool.get('water.sms')
-        ContactMechanism = pool.get('party.contact_mechanism')
         bill, _ = twins()
-        ContactMechanism(party=bill.party, type='mobile',
-            value='09121110009').save()
+        add_mobile(bill.party, '09121110009')
         Bill.post([bill])
         issued, = Sms.search([])
 
@@ -231,11 +227,9 @@ class BillPostTestCase(BillingTestCase):
         Bill = pool.get('water.bill')
         Sms = pool.get('water.sms')
         Date = pool.get('ir.date')
-        ContactMechanism = pool.get('party.contact_mechanism')
         bill, paid = twins()
-        for record, mobile in [(bill, '09121110010'), (paid, '09121110011')]:
-            ContactMechanism(party=record.party, type='mobile',
-                value=mobile).save()
+        add_mobile(bill.party, '09121110010')
+        add_mobile(paid.party, '09121110011')
         Bill.post([bill, paid])
         pay(paid.invoice, paid.total)
         due, = {l.maturity_date for l in bill.invoice.lines_to_pay}

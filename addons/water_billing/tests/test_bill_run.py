@@ -16,8 +16,9 @@ from trytond.transaction import Transaction
 from trytond.worker import run_task
 
 from .fixtures import (
-    D, BillingTestCase, account_credit, create_subscriber, get_company,
-    import_tariffs, read_meter, receivable_balance, with_company)
+    D, BillingTestCase, account_credit, add_mobile, create_subscriber,
+    get_company, import_tariffs, read_meter, receivable_balance,
+    with_company)
 from .test_billing import BANDED, accounts
 
 DATE = '1397/07/30'
@@ -193,14 +194,12 @@ class BillRunTestCase(BillingTestCase):
         BillRun = pool.get('water.bill.run')
         Sms = pool.get('water.sms')
         Queue = pool.get('ir.queue')
-        ContactMechanism = pool.get('party.contact_mechanism')
         import_tariffs()
         zone = create_zone(get_company(), "دهکده نمونه")
         first, second, silent = subscribers(zone, [7601, 7602, 7603])
         for subscription, mobile in [(first, '09121110001'),
                 (second, '+98 912 111 0002')]:
-            ContactMechanism(party=subscription.party, type='mobile',
-                value=mobile).save()
+            add_mobile(subscription.party, mobile)
         run = new_run(zone)
 
         with patch.object(bill_run, 'CHUNK', 2):

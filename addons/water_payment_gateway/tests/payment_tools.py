@@ -91,12 +91,6 @@ def create_journal(name="Bank Channel", code='1.1.5'):
     return journal
 
 
-def add_mobile(party, mobile='09121234567'):
-    ContactMechanism = Pool().get('party.contact_mechanism')
-    ContactMechanism.create([{
-                'party': party.id, 'type': 'mobile', 'value': mobile}])
-
-
 def account_balance(account):
     "The debit minus credit of an account"
     MoveLine = Pool().get('account.move.line')

@@ -6,13 +6,13 @@ review, and the receivable and clearing accounts to the rial."""
 from decimal import Decimal
 
 from trytond.modules.water_billing.tests.fixtures import (
-    bill, create_subscriber, import_tariffs, read_meter, receivable_balance,
-    with_company)
+    add_mobile, bill, create_subscriber, import_tariffs, read_meter,
+    receivable_balance, with_company)
 from trytond.modules.water_crm.tests.test_crm import create_party
 from trytond.pool import Pool
 
 from .payment_tools import (
-    PaymentTestCase, account_balance, add_mobile, create_journal, unpaid)
+    PaymentTestCase, account_balance, create_journal, unpaid)
 
 
 def bills_of(number, values):

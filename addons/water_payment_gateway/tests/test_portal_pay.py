@@ -31,7 +31,7 @@ from .. import lifecycle, payment
 from ..simulator import (
     DEMO_MELLAT, DEMO_SADAD, DEMO_ZARINPAL, PAID, REVERSED, SETTLED,
     BankSimulator)
-from .payment_tools import _cache_name, _setup, add_mobile
+from .payment_tools import _cache_name, _setup
 from .test_simulator import forms
 
 PASSWORD = 'blue-water-1421'
@@ -150,7 +150,7 @@ class GatewayDatabase(unittest.TestCase):
         bills = [fixtures.bill([fixtures.read_meter(s1421, d, v)])[0]
             for d, v in [('1397/03/01', 120), ('1397/05/01', 150),
                 ('1397/07/01', 175), ('1397/09/01', 200)]]
-        add_mobile(s1421.party)
+        fixtures.add_mobile(s1421.party)
         s2001 = fixtures.create_subscriber(2001,
             install_date='1397/01/01', initial_reading=500,
             name="مریم کاظمی")
